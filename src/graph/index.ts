@@ -4,3 +4,4 @@ export * from './ir.js';
 export { broadcastShapes, constInts, hasRule } from './ops.js';
 export * from './onnx-writer.js';
 export * from './runtime.js';
+export { buildVjp, gradName, hasVjpRule, VJP_RULES, VjpContext, type VjpOptions, type VjpRule } from './autodiff.js';

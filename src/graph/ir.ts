@@ -78,6 +78,9 @@ export class GraphError extends Error {
 
 type Operand = Value | number;
 
+/** Wildcard names are unique across graphs, so a graph derived from another (autodiff) never mistakes two unrelated wildcards for one dim. */
+let wildcardCount = 0;
+
 /** A tensor in a graph. Methods add nodes to the graph the tensor belongs to. */
 export class Value {
   /** @internal */ _name: string;
@@ -202,7 +205,8 @@ export class Graph {
   private names = new Set<string>();
   private scopes: string[] = [];
   private scalarCache = new Map<string, Value>();
-  private wildcardCount = 0;
+  /** Node ids and names count every node ever added, so names stay unique after `prune()`. */
+  private nodeCount = 0;
 
   constructor(readonly name = 'qzhou') {}
 
@@ -216,9 +220,20 @@ export class Graph {
     }
   }
 
+  /** Runs fn with node names prefixed by `path/` exactly, whatever scopes are open (copies of nodes keep their names' scope). */
+  inScope<T>(path: string, fn: () => T): T {
+    const saved = this.scopes;
+    this.scopes = path ? [path] : [];
+    try {
+      return fn();
+    } finally {
+      this.scopes = saved;
+    }
+  }
+
   /** A fresh wildcard dimension, for dims the IR cannot express. */
   wildcard(): string {
-    return `?${this.wildcardCount++}`;
+    return `?${wildcardCount++}`;
   }
 
   private claim(name: string, what: string): string {
@@ -313,7 +328,7 @@ export class Graph {
   ): Value[] {
     const domain = opts.domain ?? '';
     const scope = this.scopes.length ? `${this.scopes.join('/')}/` : '';
-    const nodeName = `${scope}${op}_${this.nodes.length}`;
+    const nodeName = `${scope}${op}_${this.nodeCount}`;
     for (const x of inputs) {
       if (x && x.graph !== this) throw new GraphError(`node "${nodeName}" (${op}): input ${x.name} belongs to another graph`);
     }
@@ -331,7 +346,7 @@ export class Graph {
     }
     if (specs.length !== numOutputs) throw new GraphError(`node "${nodeName}" (${op}): expected ${numOutputs} outputs, inference gave ${specs.length}`);
     const outputs: Value[] = [];
-    const node: Node = { id: this.nodes.length, name: nodeName, op, domain, inputs: [...inputs], outputs, attrs: at };
+    const node: Node = { id: this.nodeCount++, name: nodeName, op, domain, inputs: [...inputs], outputs, attrs: at };
     specs.forEach((s, i) => outputs.push(this.makeValue(this.claim(`t${this.nextId}`, 'value'), s.dtype, s.shape, { kind: 'node', node, index: i })));
     this.nodes.push(node);
     return outputs;
@@ -362,6 +377,31 @@ export class Graph {
     const m = new Map<Value, Node[]>();
     for (const n of this.nodes) for (const x of n.inputs) if (x) (m.get(x) ?? m.set(x, []).get(x)!).push(n);
     return m;
+  }
+
+  /**
+   * Removes nodes, constants and value-carrying params (memory/file) that no output depends on, so ONNX
+   * Runtime sees no dead initializers. Inputs and params fed as inputs stay: they are the feed interface.
+   * Returns how many nodes were removed.
+   */
+  prune(): number {
+    const live = new Set<Value>(this.outputs);
+    const keep = new Set<Node>();
+    for (let i = this.nodes.length - 1; i >= 0; i--) {
+      const n = this.nodes[i]!;
+      if (!n.outputs.some((o) => live.has(o))) continue;
+      keep.add(n);
+      for (const x of n.inputs) if (x) live.add(x);
+    }
+    const removed = this.nodes.length - keep.size;
+    const kept = this.nodes.filter((n) => keep.has(n));
+    this.nodes.splice(0, this.nodes.length, ...kept);
+    const consts = this.consts.filter((c) => live.has(c));
+    this.consts.splice(0, this.consts.length, ...consts);
+    for (const [k, v] of this.scalarCache) if (!live.has(v)) this.scalarCache.delete(k);
+    const params = this.params.filter((p) => live.has(p) || (p.origin.kind === 'param' && p.origin.source.kind === 'input'));
+    this.params.splice(0, this.params.length, ...params);
+    return removed;
   }
 
   /** Total bytes of parameters that carry values (memory or file). */

@@ -126,7 +126,10 @@ function reduceRule(axesFromInput: boolean): Rule {
       const ax = inputs[1];
       if (ax) {
         axes = constInts(ax);
-        if (!axes) return [{ dtype: x.dtype, shape: keep ? x.shape.map(() => x.graph.wildcard()) : [] }];
+        if (!axes) {
+          if (keep) return [{ dtype: x.dtype, shape: x.shape.map(() => x.graph.wildcard()) }];
+          throw new GraphError('axes computed at run time with keepdims=0 give an unknown rank; use keepdims=1 or pass the output explicitly');
+        }
       }
     } else axes = ints(attrs, 'axes');
     return [{ dtype: x.dtype, shape: reduced(x.shape, axes, keep) }];
@@ -228,6 +231,7 @@ const RULES: Record<string, Rule> = {
   Sub: binary(false),
   Mul: binary(false),
   Div: binary(false),
+  Mod: binary(false),
   Equal: binary(true),
   Less: binary(true),
   LessOrEqual: binary(true),
@@ -387,7 +391,8 @@ const RULES: Record<string, Rule> = {
     const sizes = inputs[1] ? constInts(inputs[1]) : undefined;
     const d = x.shape[axis]!;
     let parts: Dim[];
-    if (sizes) {
+    if (inputs[1] && !sizes) parts = Array.from({ length: n }, () => g.wildcard()); // sizes known only at run time
+    else if (sizes) {
       if (sizes.length !== n) throw new GraphError(`${sizes.length} split sizes for ${n} outputs`);
       if (typeof d === 'number' && sizes.reduce((a, b) => a + b, 0) !== d) throw new GraphError(`split sizes ${formatShape(sizes)} do not sum to ${d}`);
       parts = sizes;
@@ -396,6 +401,31 @@ const RULES: Record<string, Rule> = {
       parts = Array(n).fill(d / n);
     } else parts = Array.from({ length: n }, () => g.wildcard());
     return parts.map((p) => ({ dtype: x.dtype, shape: x.shape.map((s, i) => (i === axis ? p : s)) }));
+  },
+  Pad: (inputs, attrs, _n, g) => {
+    const x = req(inputs, 0, 'data');
+    if (inputs[3]) throw new GraphError('Pad with an axes input needs opset 18');
+    const mode = attrs.mode?.kind === 'string' ? attrs.mode.value : 'constant';
+    if (mode !== 'constant' && mode !== 'reflect' && mode !== 'edge') throw new GraphError(`unknown pad mode "${mode}"`);
+    const pads = constInts(req(inputs, 1, 'pads'));
+    if (!pads) return [{ dtype: x.dtype, shape: x.shape.map(() => g.wildcard()) }];
+    if (pads.length !== 2 * x.rank) throw new GraphError(`pads has ${pads.length} values for rank ${x.rank} (needs ${2 * x.rank})`);
+    const shape = x.shape.map((d, i) => {
+      const extra = pads[i]! + pads[i + x.rank]!;
+      if (extra === 0) return d;
+      if (typeof d !== 'number') return g.wildcard();
+      if (d + extra < 0) throw new GraphError(`pads ${formatShape(pads)} remove more than dim ${i} (${d}) holds`);
+      return d + extra;
+    });
+    return [{ dtype: x.dtype, shape }];
+  },
+  Compress: (inputs, attrs, _n, g) => {
+    const x = req(inputs, 0, 'input');
+    const c = req(inputs, 1, 'condition');
+    if (c.dtype !== 'bool' || c.rank !== 1) throw new GraphError(`condition must be a 1-D bool tensor, got ${c.dtype}${formatShape(c.shape)}`);
+    if (!attrs.axis) return [{ dtype: x.dtype, shape: [g.wildcard()] }];
+    const axis = normAxis(int(attrs, 'axis', 0), x.rank);
+    return [{ dtype: x.dtype, shape: x.shape.map((d, i) => (i === axis ? g.wildcard() : d)) }];
   },
   Gather: (inputs, attrs) => {
     const x = req(inputs, 0, 'data');

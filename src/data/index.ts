@@ -1,0 +1,30 @@
+// Public API of the data area: readers, canonical records, transformations, filters, the streaming
+// transform job, inspection, and the grouped batch sampler with its record store.
+export { readRecords, readAllRecords, findSplitFiles, formatFromPath } from './readers.js';
+export type { SourceRecord, ReadOptions, ReadWarning, RecordFormat, TextEncoding, InvalidTextPolicy } from './readers.js';
+export { DataError, formatLocation } from './errors.js';
+export type { Reason } from './errors.js';
+export { CsvParser, csvField } from './csv.js';
+export { FAMILIES, CANONICAL_FIELDS, validateRecord, recordTexts, hasText } from './records.js';
+export type { Family, CanonicalRecord, RetrievalRecord, PairRecord, ClsRecord } from './records.js';
+export { TRANSFORMS, createTransform, parseAssignments, RC_CONNECTOR_ZH, NLI_LABELS, BINARY_LABELS } from './transforms.js';
+export type { TransformType, TransformConfig, RecordTransform } from './transforms.js';
+export { Deduplicator, normalizeText, exactKey, normalizedKey } from './dedup.js';
+export type { DedupMode, DedupOptions } from './dedup.js';
+export { ContaminationIndex, ngramTokens } from './contamination.js';
+export type { ContaminationOptions, ContaminationSourceOptions } from './contamination.js';
+export { applyLengthFilter } from './length-filter.js';
+export type { LengthFilterOptions, LengthVerdict } from './length-filter.js';
+export { loadTokenCounter } from './token-counter.js';
+export type { CountTokens } from './token-counter.js';
+export { transformFiles, sumValues } from './pipeline.js';
+export type { TransformJob, TransformReport, TransformProgress, OnError } from './pipeline.js';
+export { inspectFiles, formatInspectReport, LengthHistogram } from './inspect.js';
+export type { InspectReport, InspectOptions, DatasetSummary, LengthStats } from './inspect.js';
+export { GroupedBatchSampler, DEFAULT_BATCH_SIZES, computeProbabilities } from './sampler.js';
+export type { SamplerDataset, GroupedBatchSamplerOptions, SampledBatch, SamplerState } from './sampler.js';
+export { RecordStore, listRecordFiles } from './record-store.js';
+export type { RecordStoreOptions, Batch, RetrievalExample, PairExample, ClsExample, StoreReport } from './record-store.js';
+export { Rng, deriveSeed } from './rng.js';
+export type { RngState } from './rng.js';
+export { HashSet64, hash64 } from './hashset.js';

@@ -1,0 +1,120 @@
+// Row-wise similarities of two equally long lists of float32 vectors, computed in float32 the way
+// sklearn.metrics.pairwise's paired_* functions (and np.dot) compute them for float32 input: mteb's
+// STS and pair-classification scores, whose exact values decide ranks, ties and thresholds.
+
+const f = Math.fround;
+
+function sumSquares(v: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < v.length; i++) s += v[i]! * v[i]!;
+  return f(s);
+}
+
+/** sklearn normalize(): v / ‖v‖ in float32; a zero vector stays zero. */
+function normalize(v: Float32Array): Float32Array {
+  let norm = f(Math.sqrt(sumSquares(v)));
+  if (norm === 0) norm = 1;
+  const out = new Float32Array(v.length);
+  for (let i = 0; i < v.length; i++) out[i] = v[i]! / norm;
+  return out;
+}
+
+function check(a: readonly Float32Array[], b: readonly Float32Array[]): void {
+  if (a.length !== b.length) throw new Error(`paired scores: ${a.length} vs ${b.length} vectors`);
+  for (let i = 0; i < a.length; i++) if (a[i]!.length !== b[i]!.length) throw new Error(`paired scores: pair ${i} has dimensions ${a[i]!.length} and ${b[i]!.length}`);
+}
+
+/** 1 − paired_cosine_distances = 1 − ½‖â − b̂‖², float32. */
+export function pairedCosine(a: readonly Float32Array[], b: readonly Float32Array[]): Float32Array {
+  check(a, b);
+  const out = new Float32Array(a.length);
+  for (let i = 0; i < a.length; i++) {
+    const x = normalize(a[i]!);
+    const y = normalize(b[i]!);
+    let s = 0;
+    for (let j = 0; j < x.length; j++) {
+      const d = f(x[j]! - y[j]!);
+      s += d * d;
+    }
+    out[i] = 1 - f(0.5 * f(s));
+  }
+  return out;
+}
+
+/** paired_manhattan_distances: Σ|a − b|, float32. */
+export function pairedManhattan(a: readonly Float32Array[], b: readonly Float32Array[]): Float32Array {
+  check(a, b);
+  const out = new Float32Array(a.length);
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    let s = 0;
+    for (let j = 0; j < x.length; j++) s += Math.abs(f(x[j]! - y[j]!));
+    out[i] = s;
+  }
+  return out;
+}
+
+/** paired_euclidean_distances: ‖a − b‖, float32. */
+export function pairedEuclidean(a: readonly Float32Array[], b: readonly Float32Array[]): Float32Array {
+  check(a, b);
+  const out = new Float32Array(a.length);
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    let s = 0;
+    for (let j = 0; j < x.length; j++) {
+      const d = f(x[j]! - y[j]!);
+      s += d * d;
+    }
+    out[i] = Math.sqrt(f(s));
+  }
+  return out;
+}
+
+/** np.dot(a_i, b_i) for float32 rows: a float32 result. */
+export function pairedDot(a: readonly Float32Array[], b: readonly Float32Array[]): Float32Array {
+  check(a, b);
+  const out = new Float32Array(a.length);
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    let s = 0;
+    for (let j = 0; j < x.length; j++) s += x[j]! * y[j]!;
+    out[i] = s;
+  }
+  return out;
+}
+
+/** mteb's cos_sim between one vector and a list (torch: normalise both in float32, then dot). */
+export function cosineToEach(q: Float32Array, docs: readonly Float32Array[]): Float32Array {
+  const qn = normalizeTorch(q);
+  const out = new Float32Array(docs.length);
+  for (let i = 0; i < docs.length; i++) {
+    const d = normalizeTorch(docs[i]!);
+    let s = 0;
+    for (let j = 0; j < d.length; j++) s += qn[j]! * d[j]!;
+    out[i] = s;
+  }
+  return out;
+}
+
+/** torch.nn.functional.normalize(p=2, eps=1e-12) in float32. */
+export function normalizeTorch(v: Float32Array): Float32Array {
+  const norm = Math.max(f(Math.sqrt(sumSquares(v))), 1e-12);
+  const out = new Float32Array(v.length);
+  for (let i = 0; i < v.length; i++) out[i] = v[i]! / norm;
+  return out;
+}
+
+/** mteb's dot_score between one vector and a list, float32. */
+export function dotToEach(q: Float32Array, docs: readonly Float32Array[]): Float32Array {
+  const out = new Float32Array(docs.length);
+  for (let i = 0; i < docs.length; i++) {
+    const d = docs[i]!;
+    let s = 0;
+    for (let j = 0; j < d.length; j++) s += q[j]! * d[j]!;
+    out[i] = s;
+  }
+  return out;
+}

@@ -1,0 +1,324 @@
+// The evaluation run: resolves tasks (registry names, benchmark, or user task folders), loads each
+// task's data, embeds through the cache with the task's instruction rule, runs the task type's
+// evaluator per split and subset, writes one mteb-layout JSON per task (skipping tasks already written,
+// so an interrupted run resumes), and summarises a benchmark.
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import type { Embedder } from '../model/embedder.js';
+import { summarizeBenchmark, type BenchmarkSummary } from './aggregate.js';
+import { getBenchmark, type Benchmark, type CmnConvention } from './benchmarks.js';
+import { EmbeddingCache } from './cache.js';
+import {
+  loadClassificationData,
+  loadClusteringData,
+  loadPairData,
+  loadRerankingData,
+  loadRetrievalData,
+  loadStsData,
+  loadSummarizationData,
+  loadTaskFolder,
+  locateTask,
+  withFolderOverrides,
+  type SubsamplePolicy,
+  type TaskSource,
+} from './datasets.js';
+import { TaskEncoder } from './encoder.js';
+import { evaluateClassification } from './evaluators/classification.js';
+import { evaluateFastClustering, evaluateLegacyClustering, type ClusterSet, type FastClusteringData } from './evaluators/clustering.js';
+import { evaluatePairClassification } from './evaluators/pair-classification.js';
+import { evaluateReranking } from './evaluators/reranking.js';
+import { evaluateRetrieval } from './evaluators/retrieval.js';
+import { evaluateSts, type Scores } from './evaluators/sts.js';
+import { evaluateSummarization } from './evaluators/summarization.js';
+import { silentProgress, type Progress } from './progress.js';
+import { readTaskResult, resultsFolder, taskResult, writeJsonFile, writeModelMeta, writeTaskResult, MTEB_SEMANTICS_VERSION, type ScoreValue, type TaskResultJson } from './results.js';
+import type { TaskRow } from './table.js';
+import { findTask, getTask, type TaskMetadata } from './tasks.js';
+
+/** Texts a fitted model (e.g. TF-IDF) may learn from for one task, without the evaluation labels. */
+export interface FitContext {
+  task: TaskMetadata;
+  /** Classification: the train split's texts; other types: the texts being evaluated. */
+  texts: string[];
+}
+
+/** A fixed Embedder, or a factory that builds one per task (for models fitted on the task's data). */
+export type EvalModel = Embedder | ((ctx: FitContext) => Promise<Embedder>);
+
+export interface EvaluationOptions {
+  model: EvalModel;
+  /** Registry task names and/or paths of user task folders. */
+  tasks?: string[];
+  /** A benchmark name, e.g. "MTEB(eng, v2)". */
+  benchmark?: string;
+  cmnConvention?: CmnConvention;
+  /** Where registry tasks' datasets are (one folder per task; see datasets.ts). */
+  dataDir?: string;
+  /** Results root: <outputDir>/<model>/<revision>/<Task>.json. */
+  outputDir?: string;
+  modelName?: string;
+  modelRevision?: string;
+  /** Evaluate these splits instead of the task's or benchmark's. */
+  splits?: string[];
+  /** Evaluate these subsets instead of the task's or benchmark's. */
+  subsets?: string[];
+  /** Embedding cache root (default $QZHOU_CACHE/embeddings or ~/.cache/qzhou/embeddings); false disables it. */
+  cacheDir?: string | false;
+  /** Apply task instructions (default true). */
+  instructions?: boolean;
+  /** Re-run tasks whose result file exists (default false: they are read back, which makes a run resumable). */
+  overwrite?: boolean;
+  subsample?: SubsamplePolicy;
+  progress?: Progress;
+  /** Adds mteb 2.x's hit_rate_at_k to retrieval scores. */
+  hitRate?: boolean;
+  /** Keep going when a task fails (its error is reported); default true when several tasks run. */
+  continueOnError?: boolean;
+}
+
+export interface TaskOutcome {
+  task: TaskMetadata;
+  result: TaskResultJson;
+  /** Where the JSON was written (or read from, when skipped). */
+  path?: string;
+  skipped: boolean;
+  embedded: number;
+  cached: number;
+}
+
+export interface TaskFailure {
+  task: string;
+  error: string;
+}
+
+export interface EvaluationReport {
+  outcomes: TaskOutcome[];
+  /** Tasks that failed (with continueOnError). */
+  failures: TaskFailure[];
+  rows: TaskRow[];
+  folder?: string;
+  summary?: BenchmarkSummary;
+  warnings: string[];
+}
+
+export function defaultCacheDir(): string {
+  return join(process.env.QZHOU_CACHE ?? join(homedir(), '.cache', 'qzhou'), 'embeddings');
+}
+
+interface PlannedTask {
+  task: TaskMetadata;
+  source?: TaskSource;
+  splits: string[];
+  subsets: string[];
+}
+
+/** A --tasks entry names a task folder when it looks like a path, or is no registry task but an existing folder. */
+function isTaskFolder(s: string): boolean {
+  if (s.includes('/') || s.includes('\\') || s.startsWith('.')) return true;
+  return !findTask(s) && existsSync(s);
+}
+
+function plan(opts: EvaluationOptions, benchmark?: Benchmark): PlannedTask[] {
+  const planned: PlannedTask[] = [];
+  if (benchmark) {
+    for (const bt of benchmark.tasks) planned.push({ task: getTask(bt.task), splits: bt.splits, subsets: bt.subsets });
+  }
+  for (const name of opts.tasks ?? []) {
+    if (isTaskFolder(name)) {
+      const { task, source } = loadTaskFolder(name);
+      planned.push({ task, source, splits: task.evalSplits, subsets: Object.keys(task.subsets) });
+    } else {
+      const task = getTask(name);
+      planned.push({ task, splits: task.evalSplits, subsets: Object.keys(task.subsets) });
+    }
+  }
+  if (planned.length === 0) throw new Error('nothing to evaluate: give tasks (names or task folders) or a benchmark');
+  return planned.map((p) => ({ ...p, splits: opts.splits ?? p.splits, subsets: opts.subsets ?? p.subsets }));
+}
+
+function fitTexts(task: TaskMetadata, data: unknown): string[] {
+  const d = data as Record<string, unknown>;
+  switch (task.type) {
+    case 'Classification':
+      return (d.train as { texts: string[] }).texts;
+    case 'STS':
+    case 'PairClassification':
+      return [...(d.sentence1 as string[]), ...(d.sentence2 as string[])];
+    case 'Retrieval':
+      return [...(d.corpus as { texts: string[] }).texts, ...(d.queries as { texts: string[] }).texts];
+    case 'Reranking':
+      return (data as { query: string | string[]; positive: string[]; negative: string[] }[]).flatMap((s) => [...(Array.isArray(s.query) ? s.query : [s.query]), ...s.positive, ...s.negative]);
+    case 'Clustering':
+      return Array.isArray(data) ? (data as ClusterSet[]).flatMap((s) => s.sentences) : (data as FastClusteringData).sentences;
+    case 'Summarization':
+      return (data as { human: string[]; machine: string[] }[]).flatMap((x) => [...x.human, ...x.machine]);
+  }
+}
+
+async function loadData(task: TaskMetadata, source: TaskSource, split: string, subset: string, opts: EvaluationOptions, warn: (m: string) => void): Promise<unknown> {
+  const lo = { subsample: opts.subsample, warn };
+  switch (task.type) {
+    case 'Classification':
+      return loadClassificationData(task, source, split, subset, lo);
+    case 'STS':
+      return loadStsData(source, split, subset);
+    case 'PairClassification':
+      return loadPairData(source, split, subset);
+    case 'Retrieval':
+      return loadRetrievalData(task, source, split, subset);
+    case 'Reranking':
+      return loadRerankingData(source, split, subset);
+    case 'Clustering':
+      return loadClusteringData(task, source, split, subset, lo);
+    case 'Summarization':
+      return loadSummarizationData(source, split, subset);
+  }
+}
+
+async function runEvaluator(task: TaskMetadata, data: unknown, encoder: TaskEncoder, opts: EvaluationOptions, progress: Progress, label: string): Promise<Scores> {
+  switch (task.type) {
+    case 'Classification': {
+      const d = data as Awaited<ReturnType<typeof loadClassificationData>>;
+      const c = task.classification ?? { samplesPerLabel: 8, nExperiments: 10 };
+      return evaluateClassification(d.train, d.test, encoder, { ...c, onExperiment: (i, n) => progress.update(`${label} logistic regression`, i, n) });
+    }
+    case 'STS':
+      return evaluateSts(data as Awaited<ReturnType<typeof loadStsData>>, encoder, task.scoreRange);
+    case 'PairClassification':
+      return evaluatePairClassification(data as Awaited<ReturnType<typeof loadPairData>>, encoder);
+    case 'Retrieval':
+      return evaluateRetrieval(data as Awaited<ReturnType<typeof loadRetrievalData>>, encoder, {
+        ignoreIdenticalIds: task.retrieval?.ignoreIdenticalIds,
+        hitRate: opts.hitRate,
+        onSearchProgress: (d, n) => progress.update(`${label} search`, d, n),
+      });
+    case 'Reranking':
+      return evaluateReranking(data as Awaited<ReturnType<typeof loadRerankingData>>, encoder);
+    case 'Clustering': {
+      if (Array.isArray(data)) return evaluateLegacyClustering(data as ClusterSet[], encoder, { onSet: (i, n) => progress.update(`${label} k-means`, i, n) });
+      return evaluateFastClustering(data as FastClusteringData, encoder, {
+        maxFraction: task.clustering?.maxFraction,
+        onRun: (i, n) => progress.update(`${label} k-means`, i, n),
+      });
+    }
+    case 'Summarization':
+      return evaluateSummarization(data as Awaited<ReturnType<typeof loadSummarizationData>>, encoder, task.scoreRange);
+  }
+}
+
+/** Runs the evaluation described by `opts`. */
+export async function evaluate(opts: EvaluationOptions): Promise<EvaluationReport> {
+  const progress = opts.progress ?? silentProgress;
+  const benchmark = opts.benchmark ? getBenchmark(opts.benchmark, opts.cmnConvention) : undefined;
+  const planned = plan(opts, benchmark);
+  const warnings: string[] = [];
+  const warn = (m: string) => {
+    warnings.push(m);
+    progress.log(`warning: ${m}`);
+  };
+  const fixed = typeof opts.model === 'function' ? undefined : opts.model;
+  const modelName = opts.modelName ?? (fixed ? fixed.id : 'model');
+  const revision = opts.modelRevision ?? 'no_revision_available';
+  const folder = opts.outputDir ? resultsFolder(opts.outputDir, modelName, revision) : undefined;
+  const caches = new Map<string, EmbeddingCache>();
+  const cacheFor = (e: Embedder): EmbeddingCache | undefined => {
+    if (opts.cacheDir === false || (e as { cacheable?: boolean }).cacheable === false) return undefined;
+    let c = caches.get(e.id);
+    if (!c) {
+      c = EmbeddingCache.open(opts.cacheDir ?? defaultCacheDir(), e.id, e.dim);
+      caches.set(e.id, c);
+    }
+    return c;
+  };
+  const outcomes: TaskOutcome[] = [];
+  const failures: TaskFailure[] = [];
+  const rows: TaskRow[] = [];
+  const continueOnError = opts.continueOnError ?? planned.length > 1;
+  let metaWritten = false;
+  const runTask = async (ti: number, p: PlannedTask): Promise<void> => {
+    const { splits, subsets } = p;
+    let task = p.task;
+    const head = `[${ti + 1}/${planned.length}] ${task.name}`;
+    const existingPath = folder ? join(folder, `${task.name}.json`) : undefined;
+    if (existingPath && !opts.overwrite && existsSync(existingPath)) {
+      const prev = readTaskResult(existingPath);
+      const covered = splits.every((s) => subsets.every((sub) => prev.scores[s]?.some((e) => e.hf_subset === sub)));
+      if (covered) {
+        progress.log(`${head}: already evaluated (${existingPath}), skipping`);
+        outcomes.push({ task, result: prev, path: existingPath, skipped: true, embedded: 0, cached: 0 });
+        for (const s of splits) for (const sub of subsets) rows.push({ task: task.name, type: task.type, split: s, subset: sub, metric: task.mainScore, score: prev.scores[s]!.find((e) => e.hf_subset === sub)!.main_score });
+        return;
+      }
+    }
+    let source = p.source;
+    if (!source) {
+      if (!opts.dataDir) throw new Error(`${task.name}: --data-dir is required for registry tasks (or pass a task folder path)`);
+      source = locateTask(opts.dataDir, task);
+      task = withFolderOverrides(task, source);
+    }
+    progress.log(`${head} (${task.type}, ${splits.join('+')}${subsets.length > 1 || subsets[0] !== 'default' ? `, ${subsets.join('+')}` : ''}) from ${source.dir}`);
+    const started = performance.now();
+    const scores: Record<string, Record<string, Record<string, ScoreValue>>> = {};
+    let embedded = 0;
+    let cached = 0;
+    for (const split of splits) {
+      scores[split] = {};
+      for (const subset of subsets) {
+        const label = `[${task.name}] ${split}${subset !== 'default' ? `/${subset}` : ''}`;
+        const t0 = performance.now();
+        const data = await loadData(task, source, split, subset, opts, warn);
+        const embedder = typeof opts.model === 'function' ? await opts.model({ task, texts: fitTexts(task, data) }) : opts.model;
+        const encoder = new TaskEncoder(embedder, task, { cache: cacheFor(embedder), instructions: opts.instructions, progress });
+        const s = await runEvaluator(task, data, encoder, opts, progress, label);
+        s.main_score = s[task.mainScore] as number;
+        scores[split]![subset] = s as Record<string, ScoreValue>;
+        embedded += encoder.embedded;
+        cached += encoder.cached;
+        const secs = (performance.now() - t0) / 1000;
+        rows.push({ task: task.name, type: task.type, split, subset, metric: task.mainScore, score: s.main_score as number, seconds: secs });
+        progress.log(`${label}: ${task.mainScore} = ${(s.main_score as number).toFixed(6)} (${secs.toFixed(1)} s; ${encoder.embedded} texts embedded, ${encoder.cached} from cache)`);
+        if (!folder || metaWritten) continue;
+        writeModelMeta(folder, { name: modelName, revision, dim: embedder.dim, maxTokens: embedder.maxLength, instructions: opts.instructions !== false });
+        metaWritten = true;
+      }
+    }
+    const result = taskResult(task, scores, (performance.now() - started) / 1000);
+    const path = folder ? writeTaskResult(folder, result) : undefined;
+    outcomes.push({ task, result, path, skipped: false, embedded, cached });
+  };
+  try {
+    for (const [ti, p] of planned.entries()) {
+      try {
+        await runTask(ti, p);
+      } catch (e) {
+        if (!continueOnError) throw e;
+        const error = (e as Error).message ?? String(e);
+        failures.push({ task: p.task.name, error });
+        progress.log(`[${ti + 1}/${planned.length}] ${p.task.name} FAILED: ${error}`);
+      }
+    }
+  } finally {
+    for (const c of caches.values()) c.close();
+  }
+  let summary: BenchmarkSummary | undefined;
+  if (benchmark) {
+    summary = summarizeBenchmark(benchmark, new Map(outcomes.map((o) => [o.task.name, o.result])));
+    if (folder) writeJsonFile(join(folder, 'qzhou', `summary-${benchmark.name.replace(/[^A-Za-z0-9]+/g, '_')}.json`), summary);
+  }
+  if (folder) {
+    writeJsonFile(join(folder, 'qzhou', 'run.json'), {
+      tool: 'qzhou eval',
+      semantics: `mteb ${MTEB_SEMANTICS_VERSION}`,
+      model: modelName,
+      revision,
+      instructions: opts.instructions !== false,
+      benchmark: benchmark?.name ?? null,
+      tasks: outcomes.map((o) => ({ task: o.task.name, path: o.path, skipped: o.skipped, embedded: o.embedded, cached: o.cached })),
+      failures,
+      warnings,
+      finished: new Date().toISOString(),
+    });
+  }
+  return { outcomes, failures, rows, folder, summary, warnings };
+}

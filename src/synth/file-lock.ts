@@ -1,0 +1,56 @@
+// A lock file that keeps two runs from appending to the same output or cache. It records the
+// owner's pid and host; a lock left behind by a killed process (same host, pid gone) is taken over.
+import { openSync, writeSync, closeSync, readFileSync, unlinkSync } from 'node:fs';
+import { hostname } from 'node:os';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Takes `lockPath` for `what` (used in the error message); returns the release function. */
+export function acquireLock(lockPath: string, what: string): () => void {
+  const me = { pid: process.pid, host: hostname(), started: new Date().toISOString() };
+  for (let tries = 0; tries < 2; tries++) {
+    try {
+      const fd = openSync(lockPath, 'wx');
+      writeSync(fd, `${JSON.stringify(me)}\n`);
+      closeSync(fd);
+      let released = false;
+      const release = () => {
+        if (released) return;
+        released = true;
+        process.removeListener('exit', release);
+        try {
+          unlinkSync(lockPath);
+        } catch {
+          // already gone
+        }
+      };
+      process.on('exit', release);
+      return release;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      let owner: { pid?: number; host?: string } = {};
+      try {
+        owner = JSON.parse(readFileSync(lockPath, 'utf8')) as typeof owner;
+      } catch {
+        // unreadable lock: treat as stale below only if it is empty/garbage
+      }
+      const stale = owner.pid === undefined || (owner.host === me.host && !alive(owner.pid));
+      if (!stale) {
+        throw new Error(`${what} is in use by process ${owner.pid} on ${owner.host} (lock file ${lockPath}); if that process is not running, delete the lock file`);
+      }
+      try {
+        unlinkSync(lockPath);
+      } catch {
+        // raced with another taker; the next openSync decides
+      }
+    }
+  }
+  throw new Error(`could not take the lock ${lockPath} for ${what}`);
+}

@@ -1,0 +1,59 @@
+// Atomic file writes: write to a temporary file in the same directory, fsync, then rename over the
+// target, so a reader (or a resumed run after a crash) sees either the old file or the new one,
+// never a half-written one.
+import { promises as fsp, openSync, writeSync, fsyncSync, closeSync, renameSync, rmSync } from 'node:fs';
+import { dirname, basename, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+
+/** A temporary path next to `path` (same directory, hence same filesystem, so rename is atomic). */
+export function tempPathFor(path: string): string {
+  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+}
+
+/** Writes `data` to `path` atomically (temp file + fsync + rename). */
+export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  await writeAtomicWith(path, async (fh) => {
+    await fh.writeFile(data);
+  });
+}
+
+/** Synchronous variant of writeFileAtomic. */
+export function writeFileAtomicSync(path: string, data: string | Uint8Array): void {
+  const tmp = tempPathFor(path);
+  let fd: number | undefined;
+  try {
+    fd = openSync(tmp, 'w');
+    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    let off = 0;
+    while (off < bytes.byteLength) off += writeSync(fd, bytes, off, bytes.byteLength - off);
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
+    renameSync(tmp, path);
+  } catch (e) {
+    if (fd !== undefined) closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+}
+
+/**
+ * Opens a temporary file next to `path`, lets `write` fill it through the file handle, then fsyncs and
+ * renames it over `path`. On any error the temporary file is removed and `path` is left untouched.
+ */
+export async function writeAtomicWith(path: string, write: (fh: fsp.FileHandle) => Promise<void>): Promise<void> {
+  const tmp = tempPathFor(path);
+  const fh = await fsp.open(tmp, 'w');
+  let closed = false;
+  try {
+    await write(fh);
+    await fh.sync();
+    await fh.close();
+    closed = true;
+    await fsp.rename(tmp, path);
+  } catch (e) {
+    if (!closed) await fh.close().catch(() => undefined);
+    await fsp.rm(tmp, { force: true });
+    throw e;
+  }
+}

@@ -1,0 +1,327 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadEmbedder, Embedder, type CheckpointEmbedder } from '../../src/model/index.js';
+import { CheckpointError } from '../../src/model/errors.js';
+import { writeSafetensors, SafetensorsCheckpoint } from '../../src/model/safetensors.js';
+import { formatPrompt } from '../../src/model/instructions.js';
+import {
+  tempDir, removeDir, fixtureCheckpoint, loadCases, wordPieceTokenizer, indexVocab, tinyQwenTokenizer, dot, maxAbsDiff,
+} from './helpers.js';
+
+type Cases = ReturnType<typeof loadCases> & Record<string, number[][] | number[][][]>;
+
+/** Runs the fixture batch as given (its padding side) and compares hidden states and pooled vectors. */
+async function checkFixtureBatch(e: CheckpointEmbedder, cases: Cases, hiddenKey: string, embKey: string, padRight = false) {
+  const B = cases.input_ids.length;
+  const S = cases.input_ids[0]!.length;
+  const rows = cases.input_ids.map((r, b) => r.filter((_, j) => cases.attention_mask[b]![j] === 1));
+  const ids = new BigInt64Array(B * S);
+  const mask = new BigInt64Array(B * S);
+  rows.forEach((r, b) => r.forEach((id, j) => {
+    const at = b * S + (padRight ? j : S - r.length + j);
+    ids[at] = BigInt(id);
+    mask[at] = 1n;
+  }));
+  const leftPadded = (cases.padding as unknown) === 'left';
+  const res = await e.runBatch(ids, mask, [B, S]);
+  const H = e.config.hiddenSize;
+  const ref = cases[hiddenKey] as number[][][];
+  let worst = 0;
+  rows.forEach((r, b) => r.forEach((_, j) => {
+    const refPos = leftPadded ? S - r.length + j : j;
+    const pos = padRight ? j : S - r.length + j;
+    for (let k = 0; k < H; k++) worst = Math.max(worst, Math.abs(res.lastHiddenState![(b * S + pos) * H + k]! - ref[b]![refPos]![k]!));
+  }));
+  assert.ok(worst <= 1e-4, `${hiddenKey}: max abs diff ${worst} on non-pad positions`);
+  const embRef = cases[embKey] as number[][];
+  for (let b = 0; b < B; b++) {
+    const cos = dot(res.embedding.subarray(b * H, (b + 1) * H), embRef[b]!);
+    assert.ok(cos >= 0.99999, `${embKey} row ${b}: cosine ${cos}`);
+  }
+  return worst;
+}
+
+test('qwen2-tiny: causal and bidirectional hidden states ≤ 1e-4 and mean embeddings (cos ≥ 0.99999), either padding side', async () => {
+  const cases = loadCases('qwen2-tiny') as Cases;
+  const dir = fixtureCheckpoint('qwen2-tiny', wordPieceTokenizer(indexVocab(384), { specials: false }));
+  const cache = tempDir('cache');
+  try {
+    for (const attention of ['causal', 'bidirectional'] as const) {
+      const e = await loadEmbedder(dir, { attention, withHiddenStates: true, cacheDir: cache, maxLength: 64 });
+      try {
+        assert.equal(e.config.attention, attention);
+        await checkFixtureBatch(e, cases, `${attention}_last_hidden_state`, `${attention}_mean_embedding`);
+        await checkFixtureBatch(e, cases, `${attention}_last_hidden_state`, `${attention}_mean_embedding`, true);
+      } finally {
+        await e.close();
+      }
+    }
+  } finally {
+    removeDir(dir);
+    removeDir(cache);
+  }
+});
+
+test('bert-tiny: hidden states ≤ 1e-4, CLS and mean embeddings (cos ≥ 0.99999)', async () => {
+  const cases = loadCases('bert-tiny') as Cases;
+  const dir = fixtureCheckpoint('bert-tiny', wordPieceTokenizer(indexVocab(300), { specials: false }));
+  const cache = tempDir('cache');
+  try {
+    for (const pooling of ['cls', 'mean'] as const) {
+      const e = await loadEmbedder(dir, { pooling, withHiddenStates: true, cacheDir: cache });
+      try {
+        await checkFixtureBatch(e, cases, 'last_hidden_state', `${pooling}_embedding`, true);
+      } finally {
+        await e.close();
+      }
+    }
+  } finally {
+    removeDir(dir);
+    removeDir(cache);
+  }
+});
+
+/** Texts that the index tokenizer turns into exactly the fixture's rows. */
+function fixtureTexts(cases: Cases): string[] {
+  return cases.input_ids.map((r, b) => r.filter((_, j) => cases.attention_mask[b]![j] === 1).map((id) => `w${id}`).join(' '));
+}
+
+test('text in, vectors out: QZhou pipeline (left padding, length-sorted token-budget batches) matches the fixture in input order', async () => {
+  const cases = loadCases('qwen2-tiny') as Cases;
+  const texts = fixtureTexts(cases);
+  // QZhou's config names QZhouModel → bidirectional without any option
+  const dir = fixtureCheckpoint('qwen2-tiny', wordPieceTokenizer(indexVocab(384), { specials: false }), {}, { architectures: ['QZhouModel'] });
+  const cache = tempDir('cache');
+  try {
+    for (const batchTokens of [1, 16, 100000]) {
+      const e = await Embedder.fromPretrained(dir, { cacheDir: cache, batchTokens, maxLength: 64 });
+      try {
+        assert.equal(e.dim, 64);
+        assert.equal(e.tokenizer.paddingSide, 'left');
+        const progress: number[] = [];
+        // repeat the texts in a shuffled order: the output must follow the input order
+        const order = [2, 0, 3, 1, 1, 2];
+        const vecs = await e.embed(order.map((i) => texts[i]!), { onProgress: (d) => progress.push(d) });
+        order.forEach((i, k) => {
+          const cos = dot(vecs[k]!, (cases.bidirectional_mean_embedding as number[][])[i]!);
+          assert.ok(cos >= 0.99999, `batchTokens ${batchTokens}, text ${i}: cos ${cos}`);
+          assert.ok(Math.abs(dot(vecs[k]!, vecs[k]!) - 1) < 1e-5, 'unit length');
+        });
+        assert.equal(progress.at(-1), order.length);
+        assert.deepEqual(e.countTokens(texts), [9, 5, 1, 9]);
+      } finally {
+        await e.close();
+      }
+    }
+  } finally {
+    removeDir(dir);
+    removeDir(cache);
+  }
+});
+
+test('text in, vectors out: BERT with [CLS]/[SEP] from the tokenizer, right padding, CLS pooling', async () => {
+  const cases = loadCases('bert-tiny') as Cases;
+  // vocabulary: index words, with [CLS]/[SEP] at the ids the fixture rows start and end with (row 0)
+  const vocab = indexVocab(300);
+  const row0 = cases.input_ids[0]!;
+  const first = row0[0]!;
+  const last = row0[row0.length - 1]!;
+  delete vocab[`w${first}`];
+  delete vocab[`w${last}`];
+  vocab['[CLS]'] = first;
+  vocab['[SEP]'] = last;
+  const dir = fixtureCheckpoint('bert-tiny', wordPieceTokenizer(vocab));
+  const cache = tempDir('cache');
+  try {
+    const e = await loadEmbedder(dir, { pooling: 'cls', cacheDir: cache });
+    try {
+      const text = row0.slice(1, -1).map((id) => `w${id}`).join(' ');
+      const [v] = await e.embed([text]);
+      assert.ok(dot(v!, (cases.cls_embedding as number[][])[0]!) >= 0.99999);
+      assert.deepEqual(e.countTokens([text, '']), [row0.length, 2]);
+      const [empty] = await e.embed(['']); // BERT keeps "" ([CLS][SEP])
+      const [cls] = await e.embedTokenIds([[first, last]]);
+      assert.ok(maxAbsDiff(empty!, cls!) < 1e-6);
+    } finally {
+      await e.close();
+    }
+  } finally {
+    removeDir(dir);
+    removeDir(cache);
+  }
+});
+
+test('instructions: task table per side, explicit instruction, "" → "Null", truncation, query vs document', async () => {
+  const dir = fixtureCheckpoint('qwen2-tiny', tinyQwenTokenizer(384), { pad_token: '<|endoftext|>' }, { is_causal: false });
+  const cache = tempDir('cache');
+  try {
+    const e = await loadEmbedder(dir, { cacheDir: cache, maxLength: 40 });
+    try {
+      const tok = e.tokenizer;
+      const same = async (got: Float32Array, text: string) => {
+        const [want] = await e.embedTokenIds([tok.encodeTruncated(text, e.maxLength).ids]);
+        assert.ok(maxAbsDiff(got, want!) < 1e-6, JSON.stringify(text));
+      };
+      const bank = 'Given a online banking query, find the corresponding intents';
+      const fiqa = 'Given a financial question, retrieve user replies that best answer the question';
+      const [q, d] = await e.embed(['card lost', 'card lost'], { task: 'Banking77Classification', kind: 'query' });
+      await same(q!, `Instruct: ${bank}\nQuery: card lost`);
+      const [bd] = await e.embed(['card lost'], { task: 'Banking77Classification', kind: 'document' });
+      assert.ok(maxAbsDiff(bd!, d!) < 1e-6, 'B task: documents get the instruction too');
+      const [fq] = await e.embed(['what is a bond'], { task: 'FiQA2018' });
+      await same(fq!, `Instruct: ${fiqa}\nQuery: what is a bond`);
+      const [fd] = await e.embed(['a bond is debt'], { task: 'FiQA2018', kind: 'document' });
+      await same(fd!, 'a bond is debt');
+      const [ex] = await e.embed(['x'], { instruction: 'Do it', kind: 'document' });
+      await same(ex!, formatPrompt('Do it') + 'x');
+      const [nul] = await e.embed(['']);
+      await same(nul!, 'Null');
+      assert.deepEqual(e.countTokens(['']), [tok.encode('Null').length]);
+      // longer than max length: cut from the right (instruction kept), or an error when truncate is false
+      const long = 'word '.repeat(60);
+      assert.ok(e.countTokens([long], { task: 'FiQA2018' })[0]! > 40);
+      const [cut] = await e.embed([long], { task: 'FiQA2018' });
+      await same(cut!, `Instruct: ${fiqa}\nQuery: ${long}`);
+      await assert.rejects(e.embed(['ok', long], { truncate: false }), /text 1 has \d+ tokens.*max length 40/);
+      await assert.rejects(e.embedTokenIds([[1, 2, 999]]), /outside the vocabulary/);
+    } finally {
+      await e.close();
+    }
+  } finally {
+    removeDir(dir);
+    removeDir(cache);
+  }
+});
+
+test('pooling modes inside the graph: last token (either padding side), max, CLS vs hidden states', async () => {
+  const cases = loadCases('qwen2-tiny') as Cases;
+  const dir = fixtureCheckpoint('qwen2-tiny', wordPieceTokenizer(indexVocab(384), { specials: false }));
+  const cache = tempDir('cache');
+  try {
+    const B = cases.input_ids.length;
+    const S = cases.input_ids[0]!.length;
+    const H = 64;
+    const ref = cases.causal_last_hidden_state as number[][][];
+    const rows = cases.input_ids.map((r, b) => r.filter((_, j) => cases.attention_mask[b]![j] === 1));
+    const norm = (v: number[]) => {
+      const n = Math.sqrt(dot(v, v));
+      return v.map((x) => x / n);
+    };
+    for (const pooling of ['lasttoken', 'max', 'cls'] as const) {
+      const e = await loadEmbedder(dir, { attention: 'causal', pooling, cacheDir: cache });
+      try {
+        for (const padRight of [false, true]) {
+          const ids = new BigInt64Array(B * S);
+          const mask = new BigInt64Array(B * S);
+          rows.forEach((r, b) => r.forEach((id, j) => {
+            const at = b * S + (padRight ? j : S - r.length + j);
+            ids[at] = BigInt(id);
+            mask[at] = 1n;
+          }));
+          const { embedding } = await e.runBatch(ids, mask, [B, S]);
+          rows.forEach((r, b) => {
+            const real = r.map((_, j) => ref[b]![S - r.length + j]!); // fixture rows are left-padded
+            const want = norm(pooling === 'lasttoken' ? real.at(-1)! : pooling === 'cls' ? real[0]! : Array.from({ length: H }, (_, k) => Math.max(...real.map((h) => h[k]!))));
+            assert.ok(maxAbsDiff(embedding.subarray(b * H, (b + 1) * H), want) < 1e-4, `${pooling} row ${b} padRight ${padRight}`);
+          });
+        }
+      } finally {
+        await e.close();
+      }
+    }
+  } finally {
+    removeDir(dir);
+    removeDir(cache);
+  }
+});
+
+test('save → load: Hugging Face layout, identical vectors; f16 copy close; sharded copy identical', async () => {
+  const src = fixtureCheckpoint('qwen2-tiny', tinyQwenTokenizer(384), { pad_token: '<|endoftext|>' });
+  writeFileSync(join(src, 'modeling_qzhou.py'), '# remote code named by auto_map\n');
+  const cache = tempDir('cache');
+  const out = tempDir('saved');
+  const texts = ['hello world', 'the quick brown fox', '', 'a'];
+  try {
+    const e = await loadEmbedder(src, { cacheDir: cache, attention: 'bidirectional', pooling: 'lasttoken', maxLength: 32 });
+    const before = await e.embed(texts, { task: 'STS12' });
+    await e.save(join(out, 'm'));
+    await e.save(join(out, 'half'), { dtype: 'F16' });
+    await e.save(join(out, 'sharded'), { maxShardBytes: 100_000 });
+    await assert.rejects(e.save(join(out, 'm')), /already exists and is not empty/);
+    await e.close();
+    for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'modeling_qzhou.py', 'modules.json', '1_Pooling/config.json', 'config_sentence_transformers.json', 'sentence_bert_config.json']) {
+      assert.ok(existsSync(join(out, 'm', f)), f);
+    }
+    const cfg = JSON.parse(readFileSync(join(out, 'm', 'config.json'), 'utf8'));
+    assert.equal(cfg.is_causal, false, 'the attention override is kept');
+    assert.equal(JSON.parse(readFileSync(join(out, 'm', '1_Pooling', 'config.json'), 'utf8')).pooling_mode_lasttoken, true);
+    assert.equal(JSON.parse(readFileSync(join(out, 'm', 'sentence_bert_config.json'), 'utf8')).max_seq_length, 32);
+    assert.ok(existsSync(join(out, 'sharded', 'model.safetensors.index.json')));
+
+    const again = await loadEmbedder(join(out, 'm'), { cacheDir: cache });
+    assert.equal(again.config.attention, 'bidirectional');
+    assert.equal(again.pooling, 'lasttoken');
+    assert.equal(again.maxLength, 32);
+    const after = await again.embed(texts, { task: 'STS12' });
+    after.forEach((v, i) => assert.deepEqual([...v], [...before[i]!], `text ${i} identical`));
+    await again.close();
+    const sharded = await loadEmbedder(join(out, 'sharded'), { cacheDir: cache });
+    (await sharded.embed(texts, { task: 'STS12' })).forEach((v, i) => assert.deepEqual([...v], [...before[i]!]));
+    await sharded.close();
+    const half = await loadEmbedder(join(out, 'half'), { cacheDir: cache });
+    (await half.embed(texts, { task: 'STS12' })).forEach((v, i) => assert.ok(dot(v, before[i]!) > 0.9999, `f16 copy text ${i}`));
+    await half.close();
+  } finally {
+    removeDir(src);
+    removeDir(cache);
+    removeDir(out);
+  }
+});
+
+test('weight dtypes: f16 and int8 stay close to f32; int4 is a coarse approximation on random weights', async () => {
+  const dir = fixtureCheckpoint('qwen2-tiny', tinyQwenTokenizer(384), {}, { is_causal: false });
+  const cache = tempDir('cache');
+  const texts = ['hello world', 'the quick brown fox jumps over the lazy dog', 'x'];
+  try {
+    const ref = await loadEmbedder(dir, { cacheDir: cache });
+    const want = await ref.embed(texts);
+    await ref.close();
+    const min: Record<string, number> = { f16: 0.9999, int8: 0.999, int4: 0.85 };
+    for (const dtype of ['f16', 'int8', 'int4'] as const) {
+      const e = await loadEmbedder(dir, { cacheDir: cache, dtype });
+      const got = await e.embed(texts);
+      got.forEach((v, i) => assert.ok(dot(v, want[i]!) >= min[dtype]!, `${dtype} text ${i}: cos ${dot(v, want[i]!)}`));
+      assert.ok(e.weights.storeFile, `${dtype} converts into the cache`);
+      await e.close();
+    }
+  } finally {
+    removeDir(dir);
+    removeDir(cache);
+  }
+});
+
+test('checkpoint errors: missing tensor, wrong shape, unsupported architecture — one message naming file and field', async () => {
+  const cache = tempDir('cache');
+  const tok = wordPieceTokenizer(indexVocab(300), { specials: false });
+  const dir = fixtureCheckpoint('bert-tiny', tok);
+  try {
+    // drop one tensor
+    const ck = await SafetensorsCheckpoint.open(dir);
+    const keep = ck.names().filter((n) => n !== 'encoder.layer.1.output.dense.weight');
+    const tensors = await Promise.all(keep.map(async (n) => ({ name: n, dtype: ck.get(n)!.dtype, shape: ck.get(n)!.shape, data: await ck.readBytes(n) })));
+    await ck.close();
+    await writeSafetensors(join(dir, 'model.safetensors'), tensors);
+    await assert.rejects(loadEmbedder(dir, { cacheDir: cache }), (e: unknown) =>
+      e instanceof CheckpointError && e.file.endsWith('model.safetensors') && /tensor "encoder\.layer\.1\.output\.dense\.weight": missing/.test(e.message));
+    const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...cfg, intermediate_size: 97 }));
+    await assert.rejects(loadEmbedder(dir, { cacheDir: cache }), /tensor "encoder\.layer\.0\.intermediate\.dense\.weight"\.shape: is \[96,48\], config\.json implies \[97,48\]/);
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...cfg, model_type: 'mistral' }));
+    await assert.rejects(loadEmbedder(dir, { cacheDir: cache }), /config\.json: model_type: "mistral" is not supported/);
+  } finally {
+    removeDir(dir);
+    removeDir(cache);
+  }
+});

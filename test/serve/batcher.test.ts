@@ -1,0 +1,209 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DynamicBatcher, type BatchInput, type BatchStats } from '../../src/serve/batcher.js';
+import { ServeError } from '../../src/serve/errors.js';
+import { SyntheticEmbedder } from '../../src/serve/synthetic-embedder.js';
+import { GatedEmbedder } from './helpers.js';
+
+const text = (t: string, key = '', tokens = t.split(' ').length): BatchInput => ({ key, text: t, request: {}, tokens });
+
+test('inputs of concurrent requests share one embed() call and come back to their own request in order', async () => {
+  const e = new GatedEmbedder({ dim: 8 });
+  const b = new DynamicBatcher(e, { maxBatchTokens: 1000, maxConcurrentRequests: 10 });
+  const first = b.submit([text('warm up')]);
+  await e.waitPending(1); // the model is now busy; the next requests queue up behind it
+  const r1 = b.submit([text('a b'), text('c')]);
+  const r2 = b.submit([text('d e f')]);
+  const r3 = b.submit([text('g'), text('h i'), text('j')]);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(b.queuedInputs, 6);
+  assert.equal(b.queuedRequests, 3);
+  e.releaseNext();
+  await first;
+  await e.waitPending(1);
+  assert.deepEqual(e.pending[0]!.texts, ['a b', 'c', 'd e f', 'g', 'h i', 'j']);
+  e.releaseNext();
+  const [o1, o2, o3] = await Promise.all([r1, r2, r3]);
+  const ref = new SyntheticEmbedder({ dim: 8 });
+  assert.deepEqual(o1.vectors, await ref.embed(['a b', 'c']));
+  assert.deepEqual(o2.vectors, await ref.embed(['d e f']));
+  assert.deepEqual(o3.vectors, await ref.embed(['g', 'h i', 'j']));
+  assert.equal(o3.tokens, 4);
+  assert.ok(o1.queueMs >= 0 && o1.inferenceMs >= 0);
+  await b.drain();
+  assert.equal(b.activeRequests, 0);
+});
+
+test('the padded token budget bounds every batch and keeps FIFO order', async () => {
+  const e = new GatedEmbedder({ dim: 4 });
+  const stats: BatchStats[] = [];
+  const b = new DynamicBatcher(e, { maxBatchTokens: 12, maxConcurrentRequests: 100, onBatch: (s) => stats.push(s) });
+  const blocker = b.submit([text('x')]);
+  await e.waitPending(1);
+  // Token counts 2,3,5,1,1,4,4: padded cost = inputs × longest.
+  const sizes = [2, 3, 5, 1, 1, 4, 4];
+  const words = (n: number, tag: string) => Array.from({ length: n }, (_, i) => `${tag}${i}`).join(' ');
+  const reqs = sizes.map((n, i) => b.submit([text(words(n, `r${i}w`))]));
+  await new Promise((r) => setImmediate(r));
+  e.openAll();
+  await blocker;
+  await Promise.all(reqs);
+  const batches = e.log.slice(1).map((c) => c.texts!.map((t) => t.split(' ').length));
+  // [2,3] → 3×2=6; +5 → 5×3=15 > 12 → closes. [5,1] → 10; +1 → 15 > 12. [1,4] → 8; +4 → 12 ≤ 12.
+  assert.deepEqual(batches, [[2, 3], [5, 1], [1, 4, 4]]);
+  for (const s of stats) assert.ok(s.paddedTokens <= 12 || s.size === 1, `batch over budget: ${JSON.stringify(s)}`);
+  // FIFO: flattening the batches gives the submission order.
+  assert.deepEqual(batches.flat(), sizes);
+});
+
+test('an input longer than the budget still runs, alone', async () => {
+  const e = new SyntheticEmbedder({ dim: 4, record: true });
+  const b = new DynamicBatcher(e, { maxBatchTokens: 3, maxConcurrentRequests: 10 });
+  const r = await Promise.all([b.submit([text('a b c d e f')]), b.submit([text('g')])]);
+  assert.equal(r.length, 2);
+  assert.deepEqual(e.calls.map((c) => c.texts), [['a b c d e f'], ['g']]);
+});
+
+test('maxBatchRequests = 1 serves one input per embed() call', async () => {
+  const e = new SyntheticEmbedder({ dim: 4, record: true });
+  const b = new DynamicBatcher(e, { maxBatchTokens: 1000, maxBatchRequests: 1, maxConcurrentRequests: 10 });
+  await Promise.all([b.submit([text('a'), text('b')]), b.submit([text('c')])]);
+  assert.deepEqual(e.calls.map((c) => c.texts), [['a'], ['b'], ['c']]);
+});
+
+test('inputs with different keys never share an embed() call, and token ids go to embedTokenIds', async () => {
+  const e = new GatedEmbedder({ dim: 4 });
+  const b = new DynamicBatcher(e, { maxBatchTokens: 1000, maxConcurrentRequests: 10 });
+  const blocker = b.submit([text('x')]);
+  await e.waitPending(1);
+  const q = { key: 'instruction\u0000Q', request: { instruction: 'Q' } };
+  const reqs = [
+    b.submit([{ ...text('a'), ...q }]),
+    b.submit([text('b')]),
+    b.submit([{ key: '', ids: [1, 2, 3], tokens: 3 }]),
+    b.submit([{ ...text('c'), ...q }, text('d')]),
+  ];
+  await new Promise((r) => setImmediate(r));
+  e.openAll();
+  await blocker;
+  const out = await Promise.all(reqs);
+  const calls = e.log.slice(1);
+  assert.deepEqual(
+    calls.map((c) => (c.ids ? { ids: c.ids } : { texts: c.texts, instruction: c.request?.instruction })),
+    [{ texts: ['a', 'c'], instruction: 'Q' }, { texts: ['b', 'd'], instruction: undefined }, { ids: [[1, 2, 3]] }],
+  );
+  const ref = new SyntheticEmbedder({ dim: 4 });
+  assert.deepEqual(out[0]!.vectors, await ref.embed(['a'], { instruction: 'Q' }));
+  assert.deepEqual(out[2]!.vectors, await ref.embedTokenIds!([[1, 2, 3]]));
+  assert.deepEqual(out[3]!.vectors, [(await ref.embed(['c'], { instruction: 'Q' }))[0], (await ref.embed(['d']))[0]]);
+  // Every call asks the model to truncate: lengths were checked (or cut) before queueing.
+  for (const c of calls) if (c.texts) assert.equal(c.request?.truncate, true);
+});
+
+test('a full queue refuses with 429 and a Retry-After; nothing admitted is lost', async () => {
+  const e = new GatedEmbedder({ dim: 4 });
+  const b = new DynamicBatcher(e, { maxBatchTokens: 1000, maxConcurrentRequests: 3 });
+  const admitted = [b.submit([text('a')]), b.submit([text('b')]), b.submit([text('c')])];
+  await assert.rejects(b.submit([text('d')]), (err: unknown) => {
+    assert.ok(err instanceof ServeError);
+    assert.equal(err.status, 429);
+    assert.equal(err.kind, 'overloaded');
+    assert.ok(err.retryAfterS! >= 1 && err.retryAfterS! <= 60);
+    return true;
+  });
+  e.openAll();
+  const out = await Promise.all(admitted);
+  assert.equal(out.length, 3);
+  // Room again once answered.
+  await b.submit([text('e')]);
+});
+
+test('a request past its timeout fails with 503 and its queued inputs are dropped', async () => {
+  const e = new GatedEmbedder({ dim: 4 });
+  const b = new DynamicBatcher(e, { maxBatchTokens: 1000, maxConcurrentRequests: 10 });
+  const blocker = b.submit([text('x')]);
+  await e.waitPending(1);
+  const late = b.submit([text('y'), text('z')], { timeoutMs: 30 });
+  await assert.rejects(late, (err: unknown) => err instanceof ServeError && err.status === 503 && err.kind === 'timeout');
+  assert.equal(b.queuedInputs, 0);
+  assert.equal(b.activeRequests, 1);
+  e.openAll();
+  await blocker;
+  await b.drain();
+  assert.deepEqual(e.log.map((c) => c.texts), [['x']], 'the timed-out inputs never reached the model');
+});
+
+test('aborting a request drops its queued inputs', async () => {
+  const e = new GatedEmbedder({ dim: 4 });
+  const b = new DynamicBatcher(e, { maxBatchTokens: 1000, maxConcurrentRequests: 10 });
+  const blocker = b.submit([text('x')]);
+  await e.waitPending(1);
+  const ac = new AbortController();
+  const gone = b.submit([text('y')], { signal: ac.signal });
+  const kept = b.submit([text('z')]);
+  ac.abort();
+  await assert.rejects(gone, (err: unknown) => err instanceof ServeError && err.status === 499);
+  e.openAll();
+  await Promise.all([blocker, kept]);
+  assert.deepEqual(e.log.map((c) => c.texts), [['x'], ['z']]);
+});
+
+test("one request's failing input does not fail the requests batched with it", async () => {
+  let releaseHold!: () => void;
+  const hold = new Promise<void>((r) => (releaseHold = r));
+  let holdStarted!: () => void;
+  const holding = new Promise<void>((r) => (holdStarted = r));
+  class Picky extends SyntheticEmbedder {
+    override async embed(texts: readonly string[], request = {}): Promise<Float32Array[]> {
+      if (texts[0] === 'hold') {
+        holdStarted();
+        await hold; // keeps the model busy so the next requests form one batch
+      }
+      if (texts.includes('poison')) throw new Error('cannot embed poison');
+      return super.embed(texts, request);
+    }
+  }
+  const e = new Picky({ dim: 4, record: true });
+  const stats: BatchStats[] = [];
+  const b = new DynamicBatcher(e, { maxBatchTokens: 1000, maxConcurrentRequests: 10, onBatch: (s) => stats.push(s) });
+  const h = b.submit([text('hold')]);
+  await holding;
+  const ok1 = b.submit([text('fine one')]);
+  const bad = b.submit([text('ok'), text('poison')]);
+  const ok2 = b.submit([text('fine two')]);
+  await new Promise((r) => setImmediate(r));
+  releaseHold();
+  await h;
+  const ref = new SyntheticEmbedder({ dim: 4 });
+  assert.deepEqual((await ok1).vectors, await ref.embed(['fine one']));
+  assert.deepEqual((await ok2).vectors, await ref.embed(['fine two']));
+  await assert.rejects(bad, (err: unknown) => err instanceof ServeError && err.status === 500 && /poison/.test(err.message));
+  assert.deepEqual(
+    stats.map((s) => [s.size, s.ok]),
+    [[1, true], [4, false], [1, true], [2, false], [1, true]],
+    'the shared batch failed once, then each request ran on its own',
+  );
+});
+
+test('close() refuses new requests with 503 and resolves after the admitted ones are answered', async () => {
+  const e = new GatedEmbedder({ dim: 4 });
+  const b = new DynamicBatcher(e, { maxBatchTokens: 1000, maxConcurrentRequests: 10 });
+  const r = b.submit([text('a')]);
+  await e.waitPending(1);
+  let closed = false;
+  const c = b.close().then(() => (closed = true));
+  await assert.rejects(b.submit([text('b')]), (err: unknown) => err instanceof ServeError && err.status === 503);
+  await new Promise((r2) => setTimeout(r2, 20));
+  assert.equal(closed, false, 'close() waits for the running request');
+  e.releaseNext();
+  await r;
+  await c;
+  assert.equal(closed, true);
+});
+
+test('a wrong number of vectors from the model is an error, not a silent misroute', async () => {
+  const e = new SyntheticEmbedder({ dim: 4 });
+  const broken = Object.assign(Object.create(e) as SyntheticEmbedder, { embed: async () => [new Float32Array(4)] });
+  const b = new DynamicBatcher(broken, { maxBatchTokens: 1000, maxConcurrentRequests: 10 });
+  await assert.rejects(b.submit([text('a'), text('b')]), /returned 1 vectors for 2 inputs/);
+});
