@@ -129,7 +129,7 @@ const slice: VjpRule = (c) => {
   return [d, null, null, null, null];
 };
 
-/** Indices with negatives wrapped (ScatterND ignores negative indices, Gather accepts them), as int64. */
+/** Indices with negatives wrapped (the scatter ops reject or ignore negative indices, Gather accepts them), as int64. */
 function wrappedIndices(c: VjpContext, data: Value, axis: number, indices: Value): Value {
   const known = constInts(indices);
   const dim = data.shape[axis]!;
@@ -148,6 +148,23 @@ function wrapNegative(c: VjpContext, indices: Value, data: Value, axis: number):
   return c.g.where(idx.less(c.scalar(0, 'i64')), idx.add(c.dimOf(data, axis).squeeze([0])), idx);
 }
 
+/**
+ * Adds the rows of `upd` ([...Q, ...rest]) into `zeros` ([V, ...rest]) at `idx` ([...Q], int64, in range),
+ * repeated indices accumulating. Built on ScatterElements rather than ScatterND: ONNX Runtime 1.30's
+ * multi-threaded ScatterND(reduction='add') loses updates when indices repeat (ScatterElements is exact).
+ */
+function scatterAddRows(c: VjpContext, zeros: Value, idx: Value, upd: Value): Value {
+  const g = c.g;
+  const rows = g.op1('Flatten', [zeros], { axis: 1 }); // [V, R]
+  const flatIdx = idx.reshape([-1]); // [n]
+  // Shapes of values of the VJP graph itself (not forward values): plain Shape ops.
+  const shapeOf = (v: Value) => (v.shape.every((s) => typeof s === 'number') ? c.i64(v.shape as number[]) : g.shapeOf(v));
+  const updRows = g.op1('Flatten', [upd.reshape(g.concat([c.i64([-1]), g.op1('Slice', [shapeOf(zeros), c.i64([1]), c.i64([zeros.rank])])], 0))], { axis: 1 }); // [n, R]
+  const idxRows = flatIdx.unsqueeze([1]).expand(g.shapeOf(updRows)); // [n, R]
+  const added = g.op1('ScatterElements', [rows, idxRows, updRows], { axis: 0, reduction: 'add' });
+  return added.reshape(shapeOf(zeros));
+}
+
 /** Gather: scatter-add the gradient rows into zeros shaped like the data (repeated indices accumulate). */
 const gather: VjpRule = (c) => {
   if (!c.needs(0)) return [null, null];
@@ -155,9 +172,9 @@ const gather: VjpRule = (c) => {
   const data = c.fx(0);
   const axis = normAxis(c.attrInt('axis', 0), data.rank);
   const q = c.fx(1).rank;
-  const idx = wrappedIndices(c, data, axis, c.fx(1)).unsqueeze([q]);
+  const idx = wrappedIndices(c, data, axis, c.fx(1));
   const d = c.dy()!;
-  if (axis === 0) return [g.op1('ScatterND', [c.zeros(data), idx, d], { reduction: 'add' }), null];
+  if (axis === 0) return [scatterAddRows(c, c.zeros(data), idx, d), null];
   // Move the gathered axis to the front, scatter there, and move it back.
   const order = [axis, ...[...Array(data.rank).keys()].filter((a) => a !== axis)];
   const perm = [...Array(q).keys()].map((j) => axis + j);
@@ -166,7 +183,7 @@ const gather: VjpRule = (c) => {
   const tshape = order.map((a) => data.shape[a]!);
   const zshape = tshape.every((s) => typeof s === 'number') ? c.i64(tshape as number[]) : g.op1('Gather', [c.shapeOf(data), c.i64(order)], { axis: 0 });
   const zeros = c.zerosOf(data.dtype, zshape, tshape);
-  const scattered = g.op1('ScatterND', [zeros, idx, d.transpose(perm)], { reduction: 'add' });
+  const scattered = scatterAddRows(c, zeros, idx, d.transpose(perm));
   return [scattered.transpose(inversePerm(order)), null];
 };
 

@@ -46,7 +46,7 @@ const MS = 'com.microsoft';
  */
 export function buildEncoderGraph(c: EncoderConfig, w: PreparedWeights, opts: EmbeddingGraphOptions): Graph {
   const g = new Graph('bert');
-  const ctx: LayerContext = { g, w, act: opts.act };
+  const ctx: LayerContext = { g, w, act: opts.act, adapter: opts.linearAdapter };
   const H = c.hiddenSize;
   const ids = g.input('input_ids', 'i64', ['batch', 'seq']);
   const mask = g.input('attention_mask', 'i64', ['batch', 'seq']);

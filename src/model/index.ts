@@ -23,7 +23,9 @@ export {
 } from './weights.js';
 export { buildDecoderGraph, decoderWeightRequests, ropeTables } from './qwen2.js';
 export { buildEncoderGraph, encoderWeightRequests } from './bert.js';
-export { type EmbeddingGraphOptions, type DenseLayer } from './layers.js';
+export { type EmbeddingGraphOptions, type DenseLayer, type LinearAdapter } from './layers.js';
+export { randomWeights, writeRandomCheckpoint, completeRandomConfig, modelWeightRequests, tokenEmbeddingName, initRule, type RandomInitOptions, type WriteRandomCheckpointOptions } from './random-init.js';
+export { trainTokenizer, saveTrainedTokenizer, byteLevelAlphabet, type TokenizerKind, type TrainTokenizerOptions, type TrainedTokenizer } from './tokenizer-trainer.js';
 export { resolvePrompt, type PromptSettings } from './prompts.js';
 export * from './instructions.js';
 

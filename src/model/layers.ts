@@ -12,7 +12,16 @@ export interface LayerContext {
   act: 'f32' | 'f16';
   /** Prefix of graph parameter names (keeps names unique when several weight sets share a graph). */
   namePrefix?: string;
+  /** Training hook on every linear layer (LoRA adapters); absent for inference graphs. */
+  adapter?: LinearAdapter;
 }
+
+/**
+ * Called by `linear` with the layer's input x [tokens, in], its checkpoint name prefix (e.g.
+ * `layers.0.self_attn.q_proj`) and its output y = x Wᵀ + b; returns the value to use instead (y itself
+ * for layers it leaves alone). The trainer's LoRA adds (alpha/r)·(x Aᵀ) Bᵀ here.
+ */
+export type LinearAdapter = (g: Graph, x: Value, prefix: string, y: Value) => Value;
 
 const MS = 'com.microsoft';
 
@@ -21,6 +30,11 @@ const MS = 'com.microsoft';
  * with transB, or MatMulNBits for quantised weights).
  */
 export function linear(ctx: LayerContext, x: Value, prefix: string, bias: boolean): Value {
+  const y = baseLinear(ctx, x, prefix, bias);
+  return ctx.adapter ? ctx.adapter(ctx.g, x, prefix, y) : y;
+}
+
+function baseLinear(ctx: LayerContext, x: Value, prefix: string, bias: boolean): Value {
   const { g, w } = ctx;
   const pn = `${ctx.namePrefix ?? ''}${prefix}`;
   const weight = w.get(`${prefix}.weight`);
@@ -174,4 +188,6 @@ export interface EmbeddingGraphOptions extends HeadOptions {
   withHidden?: boolean;
   /** Adds a `pool_mask` input (pooling over other tokens than attention: include_prompt false). */
   poolMaskInput?: boolean;
+  /** Training hook on the model's linear layers (not the Dense head), e.g. LoRA. */
+  linearAdapter?: LinearAdapter;
 }

@@ -70,7 +70,7 @@ const MS = 'com.microsoft';
  */
 export function buildDecoderGraph(c: DecoderConfig, w: PreparedWeights, opts: EmbeddingGraphOptions): Graph {
   const g = new Graph(`${c.modelType}-${c.attention}`);
-  const ctx: LayerContext = { g, w, act: opts.act };
+  const ctx: LayerContext = { g, w, act: opts.act, adapter: opts.linearAdapter };
   const H = c.hiddenSize;
   const D = c.headDim;
   const ids = g.input('input_ids', 'i64', ['batch', 'seq']);

@@ -164,7 +164,7 @@ export async function removeStaleCheckpointTemps(output: string): Promise<number
       continue;
     }
     for (const n of names) {
-      if (/^\.checkpoint-\d+\.(tmp|old)-/.test(n)) {
+      if (/^\.+checkpoint-\d+\.(tmp|old)-/.test(n)) {
         await fsp.rm(join(output, s, n), { recursive: true, force: true });
         removed++;
       }

@@ -40,8 +40,12 @@ export interface LoraConfig {
 export interface EvalSchedule {
   /** Evaluate every N steps (and at the end of the stage). */
   every: number;
-  /** Task names for the evaluation harness. */
+  /** Task names for the evaluation harness (registry names or task-folder paths). */
   tasks: string[];
+  /** Folder with one dataset folder per registry task (src/eval's --data-dir). */
+  dataDir?: string;
+  /** Splits to evaluate instead of the tasks' own (e.g. [validation]: never tune on test). */
+  splits?: string[];
 }
 
 export interface StageConfig {
@@ -95,11 +99,19 @@ export interface StageConfig {
 export interface ModelSpec {
   /** A Hugging Face checkpoint directory to start from. */
   path?: string;
-  /** Random initialisation from a model config.json, with the tokenizer folder to use. */
-  init?: { config: string; tokenizer: string; seed: number };
+  /**
+   * Random initialisation from a model config: a config.json path, or its fields inline (vocab_size
+   * defaults to the tokenizer's size), with the tokenizer folder to use.
+   */
+  init?: { config: string | Record<string, unknown>; tokenizer: string; seed: number };
   /** Override of the checkpoint's attention rule. */
   attention?: 'bidirectional' | 'causal';
   pooling?: 'mean' | 'cls' | 'last';
+  /**
+   * How LoRA stages over a checkpoint hold the frozen base: f32 (default) or int8/int4 weight-only
+   * quantised (QLoRA). Full fine-tuning always trains f32 master weights.
+   */
+  dtype?: 'f32' | 'int8' | 'int4';
 }
 
 export interface TrainConfig {
@@ -110,6 +122,8 @@ export interface TrainConfig {
   output: string;
   seed: number;
   stages: StageConfig[];
+  /** Keep only the newest N checkpoints of each stage (unset: keep all). */
+  keepCheckpoints?: number;
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -517,8 +531,8 @@ function editDistance(a: string, b: string): number {
   return prev[b.length]!;
 }
 
-const TOP_KEYS = ['model', 'output', 'seed', 'preset', 'stages'] as const;
-const MODEL_KEYS = ['path', 'init', 'attention', 'pooling'] as const;
+const TOP_KEYS = ['model', 'output', 'seed', 'preset', 'stages', 'keepCheckpoints'] as const;
+const MODEL_KEYS = ['path', 'init', 'attention', 'pooling', 'dtype'] as const;
 const INIT_KEYS = ['config', 'tokenizer', 'seed'] as const;
 const STAGE_KEYS = [
   'name', 'preset', 'steps', 'lr', 'warmup', 'schedule', 'minLrRatio', 'batchSize', 'negatives', 'temperature', 'cosentScale',
@@ -527,7 +541,7 @@ const STAGE_KEYS = [
 ] as const;
 const DATA_KEYS = ['path', 'dataset', 'instruction', 'sides', 'task'] as const;
 const LORA_KEYS = ['rank', 'alpha', 'dropout', 'targets'] as const;
-const EVAL_KEYS = ['every', 'tasks'] as const;
+const EVAL_KEYS = ['every', 'tasks', 'dataDir', 'splits'] as const;
 
 function readConfig(c: Checker, raw: unknown, baseDir: string, checkPaths: boolean): TrainConfig | undefined {
   const top = c.object(raw, []);
@@ -549,8 +563,11 @@ function readConfig(c: Checker, raw: unknown, baseDir: string, checkPaths: boole
     if (prev !== undefined) c.fail(['stages', i, 'name'], `duplicate stage name "${s.name}" (also stages[${prev}]); names label checkpoints`);
     names.set(s.name, i);
   });
+  const keep = top.keepCheckpoints === undefined ? undefined : c.number(top.keepCheckpoints, ['keepCheckpoints'], { integer: true, min: 1 });
   if (!model || output === undefined || seed === undefined || c.issues.length > 0) return undefined;
-  return { model, output: resolve(baseDir, output), seed, stages };
+  const config: TrainConfig = { model, output: resolve(baseDir, output), seed, stages };
+  if (keep !== undefined) config.keepCheckpoints = keep;
+  return config;
 }
 
 function readModel(c: Checker, raw: unknown, baseDir: string, checkPaths: boolean): ModelSpec | undefined {
@@ -569,13 +586,18 @@ function readModel(c: Checker, raw: unknown, baseDir: string, checkPaths: boolea
     const init = c.object(m.init, ['model', 'init']);
     if (init) {
       c.keys(init, ['model', 'init'], INIT_KEYS);
-      const cfg = init.config === undefined ? c.fail(['model', 'init', 'config'], 'required (a model config.json to initialise from)') : c.string(init.config, ['model', 'init', 'config']);
+      let cfg: string | Record<string, unknown> | undefined;
+      if (init.config === undefined) c.fail(['model', 'init', 'config'], 'required (a model config.json to initialise from, or its fields inline)');
+      else if (init.config !== null && typeof init.config === 'object' && !Array.isArray(init.config)) {
+        cfg = init.config as Record<string, unknown>;
+        if (typeof cfg.model_type !== 'string') c.fail(['model', 'init', 'config', 'model_type'], 'required (qwen2, qwen3 or bert)');
+      } else cfg = c.string(init.config, ['model', 'init', 'config']);
       const tok = init.tokenizer === undefined ? c.fail(['model', 'init', 'tokenizer'], 'required (a folder with tokenizer.json)') : c.string(init.tokenizer, ['model', 'init', 'tokenizer']);
       const seed = init.seed === undefined ? 0 : c.number(init.seed, ['model', 'init', 'seed'], { integer: true, min: 0, max: 0xffffffff });
       if (cfg !== undefined && tok !== undefined && seed !== undefined) {
-        out.init = { config: resolve(baseDir, cfg), tokenizer: resolve(baseDir, tok), seed };
+        out.init = { config: typeof cfg === 'string' ? resolve(baseDir, cfg) : cfg, tokenizer: resolve(baseDir, tok), seed };
         if (checkPaths) {
-          c.exists(out.init.config, ['model', 'init', 'config'], 'file');
+          if (typeof out.init.config === 'string') c.exists(out.init.config, ['model', 'init', 'config'], 'file');
           c.exists(out.init.tokenizer, ['model', 'init', 'tokenizer'], 'dir');
         }
       }
@@ -583,6 +605,7 @@ function readModel(c: Checker, raw: unknown, baseDir: string, checkPaths: boolea
   }
   if (m.attention !== undefined) out.attention = c.oneOf(m.attention, ['model', 'attention'], ['bidirectional', 'causal'] as const);
   if (m.pooling !== undefined) out.pooling = c.oneOf(m.pooling, ['model', 'pooling'], ['mean', 'cls', 'last'] as const);
+  if (m.dtype !== undefined) out.dtype = c.oneOf(m.dtype, ['model', 'dtype'], ['f32', 'int8', 'int4'] as const);
   return out;
 }
 
@@ -674,7 +697,20 @@ function readStage(c: Checker, raw: unknown, i: number, preset: PresetName, topS
       c.keys(e, at('eval'), EVAL_KEYS);
       const every = e.every === undefined ? c.fail(at('eval', 'every'), 'required (evaluate every N steps)') : c.number(e.every, at('eval', 'every'), { integer: true, min: 1 });
       const tasks = e.tasks === undefined ? c.fail(at('eval', 'tasks'), 'required (evaluation task names)') : c.strings(e.tasks, at('eval', 'tasks'), true);
-      evalSchedule = every !== undefined && tasks !== undefined ? { every, tasks } : undefined;
+      let dataDir: string | undefined;
+      if (e.dataDir !== undefined) {
+        const d = c.string(e.dataDir, at('eval', 'dataDir'));
+        if (d !== undefined) {
+          dataDir = resolve(baseDir, d);
+          if (checkPaths) c.exists(dataDir, at('eval', 'dataDir'), 'dir');
+        }
+      }
+      const splits = e.splits === undefined ? undefined : c.strings(e.splits, at('eval', 'splits'), true);
+      // Task folders given as relative paths are resolved like every other path of the config.
+      const resolvedTasks = tasks?.map((t) => (t.includes('/') || t.startsWith('.') ? resolve(baseDir, t) : t));
+      evalSchedule = every !== undefined && resolvedTasks !== undefined ? { every, tasks: resolvedTasks } : undefined;
+      if (evalSchedule && dataDir !== undefined) evalSchedule.dataDir = dataDir;
+      if (evalSchedule && splits !== undefined) evalSchedule.splits = splits;
     }
   }
   const seed = s.seed === undefined ? topSeed : c.number(s.seed, at('seed'), { integer: true, min: 0, max: 0xffffffff });

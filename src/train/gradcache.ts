@@ -12,7 +12,7 @@
 import type { TextKind } from '../model/embedder.js';
 import { classificationInfoNCE, cosentLoss, retrievalInfoNCE, type Embeddings, type Label } from './losses.js';
 import type { AdamW } from './optimizer.js';
-import { GradientBuffers, clipGradNorm, type Parameter } from './parameters.js';
+import { GradientBuffers, clipFactor, type Parameter } from './parameters.js';
 import { deriveSeed } from './random.js';
 
 /** The three record families of the unified data format (recipe.md §2), each with its own loss. */
@@ -23,9 +23,14 @@ export const FAMILIES: readonly Family[] = ['retrieval', 'pair', 'cls'];
 export interface EncodeContext {
   /** Query side or document side (for role-specific max lengths or instructions, if the encoder has them). */
   kind: TextKind;
-  /** The batch group the chunk belongs to. */
+  /**
+   * The side of each input, when a packed chunk (`packGroups`) spans groups of different sides; absent
+   * when every input is on side `kind`.
+   */
+  kinds?: readonly TextKind[];
+  /** The batch group the chunk belongs to (packed chunks: the group of its first input). */
   group: BatchGroupName;
-  /** Index of the chunk within its group. */
+  /** Index of the chunk within its group (packed chunks: within the batch). */
   chunk: number;
   /**
    * Seed for any randomness in the forward pass (dropout). `backward` must recompute the exact forward
@@ -101,6 +106,12 @@ export interface BatchGradientOptions {
   seed?: number;
   /** Progress within a step: phase, chunks done, chunks total. */
   onProgress?: (phase: 'embed' | 'backward', done: number, total: number) => void;
+  /**
+   * Fill chunks across group boundaries (queries, then positives, then negatives), so a batch whose
+   * groups are smaller than a chunk runs in fewer, fuller forward/backward passes. The gradient is the
+   * same; inputs of a chunk may then be on different sides (`EncodeContext.kinds`). Default false.
+   */
+  packGroups?: boolean;
 }
 
 export interface BatchGradientResult {
@@ -145,6 +156,37 @@ function groupsOf<I>(batch: TrainBatch<I>): Group<I>[] {
   }
 }
 
+interface Chunk {
+  /** (group index, row in the group) of each input. */
+  rows: [number, number][];
+  ctx: EncodeContext;
+}
+
+/** Chunks of at most `size` inputs, per group or (packed) across groups; each with its context and seed. */
+function planChunks<I>(groups: readonly Group<I>[], size: number, seed: number, pack: boolean): Chunk[] {
+  const chunks: Chunk[] = [];
+  if (!pack) {
+    groups.forEach((g, gi) => {
+      for (let start = 0, ci = 0; start < g.inputs.length; start += size, ci++) {
+        const rows: [number, number][] = [];
+        for (let r = start; r < Math.min(g.inputs.length, start + size); r++) rows.push([gi, r]);
+        chunks.push({ rows, ctx: { kind: g.kind, group: g.name, chunk: ci, seed: deriveSeed(seed, gi, ci) } });
+      }
+    });
+    return chunks;
+  }
+  const all: [number, number][] = groups.flatMap((g, gi) => g.inputs.map((_, r): [number, number] => [gi, r]));
+  for (let start = 0, ci = 0; start < all.length; start += size, ci++) {
+    const rows = all.slice(start, start + size);
+    const kinds = rows.map(([gi]) => groups[gi]!.kind);
+    const first = groups[rows[0]![0]]!;
+    const ctx: EncodeContext = { kind: first.kind, group: first.name, chunk: ci, seed: deriveSeed(seed, 0x7061636b, ci) };
+    if (kinds.some((k) => k !== first.kind)) ctx.kinds = kinds;
+    chunks.push({ rows, ctx });
+  }
+  return chunks;
+}
+
 /**
  * Steps 1–3 of GradCache: adds dLoss/dθ of `batch` into `grads` (not zeroed here) and returns the loss.
  */
@@ -159,28 +201,23 @@ export async function accumulateBatchGradients<I>(
   const dim = encoder.dim;
   const groups = groupsOf(batch);
   const seed = opts.seed ?? 0;
-  const chunkCount = groups.reduce((s, g) => s + Math.ceil(g.inputs.length / chunkSize), 0);
-  const ctxOf = (gi: number, ci: number): EncodeContext => ({ kind: groups[gi]!.kind, group: groups[gi]!.name, chunk: ci, seed: deriveSeed(seed, gi, ci) });
+  const chunks = planChunks(groups, chunkSize, seed, opts.packGroups ?? false);
+  const chunkCount = chunks.length;
 
   // 1. Embed without activations.
   let done = 0;
-  const embedded: Embeddings[] = [];
+  const embedded: Embeddings[] = groups.map((g) => ({ data: new Float32Array(g.inputs.length * dim), rows: g.inputs.length, dim }));
   let tokens = 0;
-  for (const [gi, g] of groups.entries()) {
-    const rows = g.inputs.length;
-    const data = new Float32Array(rows * dim);
-    for (let start = 0, ci = 0; start < rows; start += chunkSize, ci++) {
-      const chunk = g.inputs.slice(start, start + chunkSize);
-      const out = await encoder.embed(chunk, ctxOf(gi, ci));
-      if (out.length !== chunk.length * dim) {
-        throw new Error(`GradCache: encoder.embed returned ${out.length} values for ${chunk.length} ${g.name} × dim ${dim}`);
-      }
-      data.set(out, start * dim);
-      opts.onProgress?.('embed', ++done, chunkCount);
+  for (const c of chunks) {
+    const inputs = c.rows.map(([gi, r]) => groups[gi]!.inputs[r]!);
+    const out = await encoder.embed(inputs, c.ctx);
+    if (out.length !== inputs.length * dim) {
+      throw new Error(`GradCache: encoder.embed returned ${out.length} values for ${inputs.length} ${c.ctx.group} × dim ${dim}`);
     }
-    if (encoder.tokenCount) for (const x of g.inputs) tokens += encoder.tokenCount(x);
-    embedded.push({ data, rows, dim });
+    c.rows.forEach(([gi, r], k) => embedded[gi]!.data.set(out.subarray(k * dim, (k + 1) * dim), r * dim));
+    opts.onProgress?.('embed', ++done, chunkCount);
   }
+  if (encoder.tokenCount) for (const g of groups) for (const x of g.inputs) tokens += encoder.tokenCount(x);
 
   // 2. Loss and dLoss/dE on the whole batch.
   const settings = opts.loss ?? {};
@@ -219,18 +256,18 @@ export async function accumulateBatchGradients<I>(
   // 3. Recompute + VJP per chunk, accumulating weight gradients.
   done = 0;
   let skippedChunks = 0;
-  for (const [gi, g] of groups.entries()) {
-    const d = dE[gi]!;
-    for (let start = 0, ci = 0; start < g.inputs.length; start += chunkSize, ci++) {
-      const end = Math.min(g.inputs.length, start + chunkSize);
-      const upstream = Float32Array.from(d.subarray(start * dim, end * dim));
-      if (upstream.every((v) => v === 0)) {
-        skippedChunks++; // Jᵀ·0 = 0: nothing to add
-      } else {
-        await encoder.backward(g.inputs.slice(start, end), upstream, grads, ctxOf(gi, ci));
-      }
-      opts.onProgress?.('backward', ++done, chunkCount);
+  for (const c of chunks) {
+    const upstream = new Float32Array(c.rows.length * dim);
+    c.rows.forEach(([gi, r], k) => {
+      const d = dE[gi]!;
+      for (let j = 0; j < dim; j++) upstream[k * dim + j] = d[r * dim + j]!;
+    });
+    if (upstream.every((v) => v === 0)) {
+      skippedChunks++; // Jᵀ·0 = 0: nothing to add
+    } else {
+      await encoder.backward(c.rows.map(([gi, r]) => groups[gi]!.inputs[r]!), upstream, grads, c.ctx);
     }
+    opts.onProgress?.('backward', ++done, chunkCount);
   }
   const texts = groups.reduce((s, g) => s + g.inputs.length, 0);
   return { family: batch.family, loss, accuracy, texts, tokens, skippedChunks };
@@ -250,6 +287,8 @@ export interface GradCacheTrainerOptions<I> {
   /** Seed of the run; each step's chunk seeds derive from (seed, step). */
   seed?: number;
   onProgress?: BatchGradientOptions['onProgress'];
+  /** See BatchGradientOptions.packGroups. */
+  packGroups?: boolean;
 }
 
 export interface StepResult extends BatchGradientResult {
@@ -295,11 +334,12 @@ export class GradCacheTrainer<I> {
       loss: this.o.loss,
       seed: deriveSeed(this.o.seed ?? 0, step),
       onProgress: this.o.onProgress,
+      packGroups: this.o.packGroups,
     });
     if (!Number.isFinite(r.loss)) throw new Error(`step ${step + 1}: loss is ${r.loss} (${batch.family} batch${batch.dataset ? ` from ${batch.dataset}` : ''})`);
-    const clip = clipGradNorm(this.grads, this.o.maxGradNorm);
+    const clip = clipFactor(this.grads, this.o.maxGradNorm);
     const lr = this.o.schedule(step);
-    this.o.optimizer.step(this.grads, lr);
+    this.o.optimizer.step(this.grads, lr, clip.factor);
     return { ...r, step: step + 1, dataset: batch.dataset, lr, gradNorm: clip.norm, clipFactor: clip.factor, seconds: (performance.now() - t0) / 1000 };
   }
 }

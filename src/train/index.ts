@@ -1,5 +1,5 @@
-// Public API of the trainer core (src/train). The ONNX-backed trainable model and the `qzhou train`
-// command plug into these pieces (part 2).
+// Public API of the trainer (src/train): losses, GradCache, AdamW, schedules, configs, checkpoints and
+// logs (the core), the ONNX-graph trainable model with LoRA, and the stage runner behind `qzhou train`.
 export {
   retrievalInfoNCE,
   classificationInfoNCE,
@@ -17,7 +17,7 @@ export {
   type CosentResult,
 } from './losses.js';
 export { AdamW, DEFAULT_NO_DECAY, hasOptimizerState, globToRegExp, type AdamWOptions, type ResolvedAdamWOptions } from './optimizer.js';
-export { GradientBuffers, clipGradNorm, countParameters, validateParameters, type Parameter, type ClipResult } from './parameters.js';
+export { GradientBuffers, clipGradNorm, clipFactor, countParameters, validateParameters, type Parameter, type ClipResult } from './parameters.js';
 export { makeSchedule, lrMultiplier, validateSchedule, SCHEDULE_KINDS, type ScheduleKind, type ScheduleOptions } from './schedule.js';
 export {
   loadTrainConfig,
@@ -86,3 +86,8 @@ export {
 export { writeTensorFile, readTensorFile, readTensorManifest, type NamedTensor, type TensorManifest, type TensorEntry } from './tensor-file.js';
 export { writeFileAtomic, writeFileAtomicSync, writeAtomicWith } from './atomic-file.js';
 export { Rng, deriveSeed, mix32 } from './random.js';
+export { GraphEncoder, memoryWeights, EMBED_ROWS_INPUT, type GraphEncoderOptions, type TrainingMode, type FullTraining, type LoraTraining } from './graph-encoder.js';
+export { LoraAdapters, matchLoraTargets, PEFT_PREFIX, ADAPTER_WEIGHTS, ADAPTER_CONFIG, type LoraModule } from './lora.js';
+export { openModelSource, initialWeights, readCheckpointWeights, memoryBase, checkpointBase, modelExtraFiles, type ModelSource, type FrozenBase } from './model-source.js';
+export { runTraining, stageHash, type RunTrainingOptions, type RunTrainingResult, type StageSummary } from './runner.js';
+export { recordTexts } from './record-texts.js';

@@ -59,11 +59,14 @@ export class AdamW {
   }
 
   /**
-   * One update with learning rate `lr` from the gradients (already clipped if wanted). Parameters
-   * without a gradient buffer are an error, so a frozen/trainable mix-up does not go unnoticed.
+   * One update with learning rate `lr` from the gradients (already clipped if wanted, or clipped here:
+   * `gradScale` multiplies each gradient exactly as clipGradNorm's in-place scaling would, without the
+   * extra pass over memory). Parameters without a gradient buffer are an error, so a frozen/trainable
+   * mix-up does not go unnoticed.
    */
-  step(grads: GradientBuffers, lr: number): void {
+  step(grads: GradientBuffers, lr: number, gradScale = 1): void {
     if (!(lr >= 0) || !Number.isFinite(lr)) throw new Error(`AdamW: learning rate must be a finite number ≥ 0, got ${lr}`);
+    if (!(gradScale > 0) || !Number.isFinite(gradScale)) throw new Error(`AdamW: gradScale must be a finite number > 0, got ${gradScale}`);
     const [b1, b2] = this.options.betas;
     const { eps, weightDecay } = this.options;
     const t = ++this.stepCount;
@@ -77,14 +80,7 @@ export class AdamW {
       const m = this.m[pi]!;
       const v = this.v[pi]!;
       const keep = this.decay[pi] ? 1 - lr * weightDecay : 1;
-      for (let i = 0; i < w.length; i++) {
-        const gi = g[i]!;
-        const mi = b1 * m[i]! + (1 - b1) * gi;
-        const vi = b2 * v[i]! + (1 - b2) * gi * gi;
-        m[i] = mi;
-        v[i] = vi;
-        w[i] = w[i]! * keep - (stepSize * mi) / (Math.sqrt(vi) / bc2Sqrt + eps);
-      }
+      adamwUpdate(w, m, v, g, gradScale, keep, stepSize, b1, b2, bc2Sqrt, eps);
     }
   }
 
@@ -151,6 +147,27 @@ export class AdamW {
     });
     for (const [name, e] of expected) e.data.set(scratch.get(name)!);
     this.stepCount = meta.step as number;
+  }
+}
+
+/**
+ * The per-element AdamW update, as a free function over typed arrays (V8 optimises it better than the
+ * same loop inside the method). Clipping is folded in: gi is the same f32 product an in-place
+ * `g *= gradScale` would have stored (exactly g when gradScale is 1).
+ */
+function adamwUpdate(
+  w: Float32Array, m: Float32Array, v: Float32Array, g: Float32Array, gradScale: number,
+  keep: number, stepSize: number, b1: number, b2: number, bc2Sqrt: number, eps: number,
+): void {
+  const c1 = 1 - b1;
+  const c2 = 1 - b2;
+  for (let i = 0; i < w.length; i++) {
+    const gi = Math.fround(g[i]! * gradScale);
+    const mi = b1 * m[i]! + c1 * gi;
+    const vi = b2 * v[i]! + c2 * gi * gi;
+    m[i] = mi;
+    v[i] = vi;
+    w[i] = w[i]! * keep - (stepSize * mi) / (Math.sqrt(vi) / bc2Sqrt + eps);
   }
 }
 

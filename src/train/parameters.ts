@@ -68,12 +68,7 @@ export class GradientBuffers {
   /** L2 norm over all buffers, accumulated in float64. */
   globalNorm(): number {
     let s = 0;
-    for (const g of this.byName.values()) {
-      for (let i = 0; i < g.length; i++) {
-        const v = g[i]!;
-        s += v * v;
-      }
-    }
+    for (const g of this.byName.values()) s += sumSquares(g);
     return Math.sqrt(s);
   }
 
@@ -90,6 +85,27 @@ export class GradientBuffers {
   }
 }
 
+/** Σ g² in float64 with four independent accumulators (latency-bound otherwise). */
+function sumSquares(g: Float32Array): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  const n4 = g.length & ~3;
+  for (let i = 0; i < n4; i += 4) {
+    const a = g[i]!;
+    const b = g[i + 1]!;
+    const c = g[i + 2]!;
+    const d = g[i + 3]!;
+    s0 += a * a;
+    s1 += b * b;
+    s2 += c * c;
+    s3 += d * d;
+  }
+  for (let i = n4; i < g.length; i++) s0 += g[i]! * g[i]!;
+  return s0 + s1 + s2 + s3;
+}
+
 export interface ClipResult {
   /** Global L2 norm before clipping. */
   norm: number;
@@ -103,15 +119,18 @@ export interface ClipResult {
  * A non-finite norm throws, naming the first offending parameter (an f32 run producing NaN is a bug).
  */
 export function clipGradNorm(grads: GradientBuffers, maxNorm: number | null | undefined): ClipResult {
+  const r = clipFactor(grads, maxNorm);
+  if (r.factor !== 1) grads.scale(r.factor);
+  return r;
+}
+
+/** clipGradNorm without scaling: the norm and the factor to apply (e.g. inside the optimizer step). */
+export function clipFactor(grads: GradientBuffers, maxNorm: number | null | undefined): ClipResult {
   const norm = grads.globalNorm();
   if (!Number.isFinite(norm)) {
     throw new Error(`gradients: non-finite global norm (${norm}); first non-finite parameter gradient: "${grads.firstNonFinite() ?? '?'}"`);
   }
   if (maxNorm === null || maxNorm === undefined || !(maxNorm > 0)) return { norm, factor: 1 };
   const factor = maxNorm / (norm + 1e-6);
-  if (factor < 1) {
-    grads.scale(factor);
-    return { norm, factor };
-  }
-  return { norm, factor: 1 };
+  return { norm, factor: factor < 1 ? factor : 1 };
 }

@@ -279,3 +279,30 @@ test('training instructions: record over source; retrieval puts them on queries,
   assert.equal(trainingInstruction('cls', 'document', b77!), 'Given a online banking query, find the corresponding intents');
   assert.equal(trainingInstruction('retrieval', 'document', fiqa!), undefined);
 });
+
+test('part 2 fields: inline model config, LoRA base dtype, evaluation data folder and splits, keepCheckpoints', () => {
+  const ok = resolveTrainConfig({
+    model: { init: { config: { model_type: 'bert', hidden_size: 8 }, tokenizer: 'tok' }, dtype: 'int4' },
+    output: 'o',
+    keepCheckpoints: 2,
+    stages: [{ data: ['later.jsonl'], eval: { every: 5, tasks: ['STSBenchmark', './tasks/mine'], dataDir: 'evaldata', splits: ['validation'] } }],
+  }, { baseDir: dir, checkPaths: false });
+  assert.deepEqual(ok.model.init, { config: { model_type: 'bert', hidden_size: 8 }, tokenizer: join(dir, 'tok'), seed: 0 });
+  assert.equal(ok.model.dtype, 'int4');
+  assert.equal(ok.keepCheckpoints, 2);
+  assert.deepEqual(ok.stages[0]!.eval, { every: 5, tasks: ['STSBenchmark', join(dir, 'tasks/mine')], dataDir: join(dir, 'evaldata'), splits: ['validation'] });
+  assert.deepEqual(
+    issuesOf(() => resolveTrainConfig({
+      model: { init: { config: { hidden_size: 8 }, tokenizer: 'tok' }, dtype: 'f16' },
+      output: 'o',
+      keepCheckpoints: 0,
+      stages: [{ data: ['x.jsonl'], eval: { every: 5, tasks: ['STSBenchmark'], splits: [] } }],
+    }, { baseDir: dir, checkPaths: false })),
+    [
+      'config model.init.config.model_type: required (qwen2, qwen3 or bert)',
+      'config model.dtype: expected one of "f32", "int8", "int4", got the string "f16"',
+      'config stages[0].eval.splits: must not be empty',
+      'config keepCheckpoints: must be ≥ 1, got 0',
+    ],
+  );
+});

@@ -347,3 +347,32 @@ test('StaticEmbeddingEncoder.backward is the VJP of its forward for an arbitrary
     }
   }
 });
+
+test('GradCache packGroups: chunks run across group boundaries with per-input sides; same gradients, fewer passes', async () => {
+  const enc = new StaticEmbeddingEncoder({ vocabSize: VOCAB, inputDim: 6, outputDim: 5, seed: 4 });
+  for (const batch of batches(21)) {
+    const plain = new GradientBuffers(enc.parameters);
+    const packed = new GradientBuffers(enc.parameters);
+    const a = await accumulateBatchGradients(enc, batch, plain, { chunkSize: 4, seed: 2 });
+    const spy = new SpyEncoder(enc);
+    const b = await accumulateBatchGradients(spy, batch, packed, { chunkSize: 4, seed: 2, packGroups: true });
+    assert.ok(Math.abs(a.loss - b.loss) <= 1e-12 * Math.abs(a.loss), batch.family);
+    for (const [name, g] of plain.entries()) {
+      const h = packed.get(name);
+      for (let i = 0; i < g.length; i++) assert.ok(Math.abs(g[i]! - h[i]!) <= 1e-6 * (1 + maxAbs(g)), `${batch.family} ${name}[${i}]`);
+    }
+    const embeds = spy.calls.filter((c) => c.op === 'embed');
+    // Every chunk but the last is full, however the groups are sized.
+    assert.deepEqual(embeds.slice(0, -1).map((c) => c.n), Array(embeds.length - 1).fill(4));
+    assert.equal(embeds.reduce((s, c) => s + c.n, 0), b.texts);
+    // A chunk spanning sides says which side each input is on; one-sided chunks give just `kind`.
+    if (batch.family === 'retrieval') {
+      const mixed = embeds.find((c) => c.ctx.kinds);
+      assert.deepEqual(mixed?.ctx.kinds, ['query', 'query', 'document', 'document']);
+      assert.equal(mixed?.ctx.kind, 'query');
+    } else assert.ok(embeds.every((c) => c.ctx.kinds === undefined), 'pair and cls texts are all query-side');
+    for (const bw of spy.calls.filter((c) => c.op === 'backward')) {
+      assert.deepEqual(bw.ctx, embeds.find((e) => e.ctx.chunk === bw.ctx.chunk)!.ctx, 'backward gets the chunk\'s own context');
+    }
+  }
+});
