@@ -5,7 +5,7 @@
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeSafetensorsSharded, type TensorToWrite } from '../src/model/safetensors.js';
-import { f32ToBf16 } from '../src/model/half.js';
+import { f32ToBf16 } from '../src/graph/dtype.js';
 
 export interface Qwen2Shape {
   hidden: number;

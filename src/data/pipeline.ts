@@ -4,7 +4,7 @@
 // when complete (written as <output>.partial, then renamed). Checkpoints every so often make the job
 // resumable: a rerun with the same inputs and options continues where the last one stopped.
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { readdirSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { DataError, type Reason } from './errors.js';
@@ -15,6 +15,7 @@ import { Deduplicator, type DedupOptions } from './dedup.js';
 import { applyLengthFilter, type LengthFilterOptions } from './length-filter.js';
 import type { ContaminationIndex } from './contamination.js';
 import { JsonlBlockWriter } from './jsonl-writer.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
 
 export type OnError = 'skip' | 'fail';
 
@@ -113,12 +114,6 @@ async function fingerprintOf(job: TransformJob): Promise<string> {
   return createHash('sha256').update(JSON.stringify(ident)).digest('hex');
 }
 
-async function writeAtomic(path: string, data: string | Buffer): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, data);
-  await rename(tmp, path);
-}
-
 async function removeStale(output: string, keepSeq: number | null): Promise<void> {
   const dir = dirname(output);
   const prefix = `${basename(output)}.partial.dedup.`;
@@ -205,9 +200,9 @@ export async function transformFiles(job: TransformJob): Promise<TransformReport
     const saveCheckpoint = async (input: number, consumed: number) => {
       await writer.sync();
       seq++;
-      if (dedup) await writeAtomic(paths.dedup(seq), dedup.serialize());
+      if (dedup) await writeFileAtomic(paths.dedup(seq), dedup.serialize());
       const cp: Checkpoint = { version: 1, fingerprint, seq, input, consumed, bytes: writer.bytes, report: { ...report } };
-      await writeAtomic(paths.state, JSON.stringify(cp));
+      await writeFileAtomic(paths.state, JSON.stringify(cp));
       await removeStale(job.output, dedup ? seq : null);
       lastCp = Date.now();
       sinceCp = 0;

@@ -7,9 +7,10 @@
 // Appends take an exclusive lock file; a crash can leave a torn tail, which opening trims (the two files
 // are cut to their common whole-record count, and the tail keys are checked against the vectors).
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fstatSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { join } from 'node:path';
+import { writeFileAtomicSync } from '../util/atomic-file.js';
 
 const FORMAT = 1;
 const LITTLE_ENDIAN = endianness() === 'LE';
@@ -86,9 +87,7 @@ export class EmbeddingCache {
         );
       }
     } else {
-      const tmp = `${metaPath}.tmp-${process.pid}`;
-      writeFileSync(tmp, `${JSON.stringify({ format: FORMAT, id: embedderId, dim }, null, 2)}\n`);
-      renameSync(tmp, metaPath);
+      writeFileAtomicSync(metaPath, `${JSON.stringify({ format: FORMAT, id: embedderId, dim }, null, 2)}\n`);
     }
     const fd = openSync(join(dir, 'vectors.bin'), 'a+');
     const cache = new EmbeddingCache(dir, embedderId, dim, fd);

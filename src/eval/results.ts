@@ -1,10 +1,11 @@
 // Result files in mteb's layout (one <Task>.json per task, model_meta.json beside them), written the way
 // mteb 1.38.30's TaskResult.to_disk writes them: every float under "scores" rounded to 6 decimals with
 // Python's round(), serialised like Python's json.dump(indent=2) (float repr, NaN, ASCII escapes).
-import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { pythonRound } from './numeric.js';
 import type { TaskMetadata } from './tasks.js';
+import { writeFileAtomicSync } from '../util/atomic-file.js';
 
 /** The mteb version whose semantics (and result layout) qzhou reproduces. */
 export const MTEB_SEMANTICS_VERSION = '1.38.30';
@@ -146,13 +147,6 @@ export function taskResult(task: TaskMetadata, scores: Record<string, Record<str
   return out;
 }
 
-function writeAtomic(path: string, text: string): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, path);
-}
-
 /** mteb's folder name for a model: "org/name" → "org__name". */
 export function modelFolderName(name: string): string {
   return name.replace(/\//g, '__').replace(/[^A-Za-z0-9._+-]+/g, '_');
@@ -166,12 +160,12 @@ export function resultsFolder(outputDir: string, modelName: string, revision: st
 /** Writes <folder>/<Task>.json atomically, as mteb does (no trailing newline). */
 export function writeTaskResult(folder: string, result: TaskResultJson): string {
   const path = join(folder, `${result.task_name}.json`);
-  writeAtomic(path, pythonJson(result));
+  writeFileAtomicSync(path, pythonJson(result));
   return path;
 }
 
 export function writeJsonFile(path: string, value: unknown): void {
-  writeAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
+  writeFileAtomicSync(path, `${JSON.stringify(value, null, 2)}\n`);
 }
 
 /** Reads one task result file. */
@@ -200,7 +194,7 @@ export function readResultsFolder(folder: string): Map<string, TaskResultJson> {
 
 /** A minimal model_meta.json like the results repository's. */
 export function writeModelMeta(folder: string, meta: { name: string; revision: string; dim: number; maxTokens?: number; instructions: boolean }): void {
-  writeAtomic(
+  writeFileAtomicSync(
     join(folder, 'model_meta.json'),
     `${JSON.stringify(
       {

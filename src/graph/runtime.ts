@@ -2,7 +2,8 @@
 // keyed by the graph's hash, model files placed where ORT accepts their external data, and
 // host tensors in and out.
 import { createHash } from 'node:crypto';
-import { existsSync, linkSync, mkdirSync, openSync, closeSync, writeSync, renameSync, rmSync, statSync, readdirSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, writeSync, rmSync, statSync, readdirSync } from 'node:fs';
+import { writeAtomicWithSync } from '../util/atomic-file.js';
 import { availableParallelism, homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
@@ -143,17 +144,12 @@ export class GraphSession {
 }
 
 function writeAtomically(path: string, parts: { offset: number; data: Uint8Array }[]): void {
-  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
-  const fd = openSync(tmp, 'w');
-  try {
+  writeAtomicWithSync(path, (fd) => {
     for (const p of parts) {
       let done = 0;
       while (done < p.data.byteLength) done += writeSync(fd, p.data, done, p.data.byteLength - done, p.offset + done);
     }
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
+  });
 }
 
 /**

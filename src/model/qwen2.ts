@@ -4,7 +4,7 @@
 // L2 normalisation in the graph.
 import { Graph, type Value } from '../graph/index.js';
 import type { DecoderConfig } from './config.js';
-import { f32ToF16 } from './half.js';
+import { f32ToF16 } from '../graph/dtype.js';
 import type { PreparedWeights, WeightRequest } from './weights.js';
 import { type LayerContext, type EmbeddingGraphOptions, linear, rmsNorm, addRmsNorm, embeddingHead, cumSum } from './layers.js';
 

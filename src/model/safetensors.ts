@@ -4,11 +4,13 @@
 //
 // File layout: 8-byte little-endian header length N, N bytes of UTF-8 JSON (padded with spaces), then the
 // data region; every tensor's `data_offsets` are relative to the start of the data region.
-import { open, rename, stat, unlink, mkdir, readFile, type FileHandle } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { open, stat, readFile, type FileHandle } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { CheckpointError } from './errors.js';
-import { bf16ToF32, f16ToF32, f32ToF16, f32ToBf16 } from './half.js';
+import { writeAtomicWith, writeFileAtomic } from '../util/atomic-file.js';
+
+export { writeFileAtomic };
+import { bf16ToF32, f16ToF32, f32ToF16, f32ToBf16 } from '../graph/dtype.js';
 
 export type SafetensorsDtype =
   | 'BOOL' | 'U8' | 'I8' | 'F8_E5M2' | 'F8_E4M3' | 'I16' | 'U16' | 'F16' | 'BF16'
@@ -374,10 +376,6 @@ function layoutOrder(tensors: readonly TensorToWrite[]): TensorToWrite[] {
   return [...tensors].sort((a, b) => DTYPE_BYTES[b.dtype] - DTYPE_BYTES[a.dtype] || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
-function tempPath(path: string): string {
-  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
-}
-
 /**
  * Writes one .safetensors file atomically (temp file in the same folder, then rename). The header is
  * padded with spaces to a multiple of 8 bytes, as the Python writer does, so data offsets stay aligned.
@@ -406,10 +404,7 @@ export async function writeSafetensors(path: string, tensors: readonly TensorToW
   const prefix = Buffer.alloc(8);
   prefix.writeBigUInt64LE(BigInt(json.length));
 
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = tempPath(path);
-  const fh = await open(tmp, 'w');
-  try {
+  await writeAtomicWith(path, async (fh) => {
     let pos = 0;
     const write = async (b: Uint8Array) => {
       let done = 0;
@@ -429,14 +424,7 @@ export async function writeSafetensors(path: string, tensors: readonly TensorToW
       }
       await write(bytes);
     }
-    await fh.sync();
-    await fh.close();
-    await rename(tmp, path);
-  } catch (e) {
-    await fh.close().catch(() => undefined);
-    await unlink(tmp).catch(() => undefined);
-    throw e;
-  }
+  });
 }
 
 export interface ShardedWriteOptions {
@@ -484,19 +472,3 @@ export async function writeSafetensorsSharded(dir: string, tensors: readonly Ten
   return [...names, INDEX_FILE];
 }
 
-/** Writes a small file atomically (temp file in the same folder, fsync, rename). */
-export async function writeFileAtomic(path: string, content: string | Uint8Array): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = tempPath(path);
-  const fh = await open(tmp, 'w');
-  try {
-    await fh.writeFile(content);
-    await fh.sync();
-    await fh.close();
-    await rename(tmp, path);
-  } catch (e) {
-    await fh.close().catch(() => undefined);
-    await unlink(tmp).catch(() => undefined);
-    throw e;
-  }
-}

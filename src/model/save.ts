@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { type TensorToWrite, type SafetensorsDtype, writeSafetensorsSharded, DTYPE_BYTES, numel } from './safetensors.js';
 import type { SafetensorsCheckpoint } from './safetensors.js';
 import type { PoolingMode } from './sentence-transformers.js';
-import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from './half.js';
+import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from '../graph/dtype.js';
 
 export interface SentenceTransformersSave {
   pooling: PoolingMode;

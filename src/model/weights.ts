@@ -6,12 +6,13 @@
 // int4 weight-only quantisation for MatMulNBits — is converted once, a few rows at a time (bounded memory),
 // into a weights file in the cache, and reused by later loads of the same checkpoint with the same options.
 import { createHash } from 'node:crypto';
-import { mkdirSync, statSync, realpathSync, existsSync, readFileSync, openSync, writeSync, closeSync, renameSync, rmSync, fsyncSync } from 'node:fs';
+import { mkdirSync, statSync, realpathSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Graph, ParamSource, Value } from '../graph/index.js';
 import { CheckpointError } from './errors.js';
 import { type SafetensorsCheckpoint, type TensorEntry, bytesToFloat32 } from './safetensors.js';
-import { f32ToF16 } from './half.js';
+import { f32ToF16 } from '../graph/dtype.js';
+import { writeAtomicWith, writeFileAtomicSync } from '../util/atomic-file.js';
 
 /** How weights are stored for compute. f32/f16 are float weights; int8/int4 are weight-only quantised linears. */
 export type WeightDtype = 'f32' | 'f16' | 'int8' | 'int4';
@@ -265,18 +266,16 @@ async function convert(
   ckpt: SafetensorsCheckpoint, items: Planned[], binPath: string, manifestPath: string, blockSize: number,
   onProgress?: (done: number, total: number) => void,
 ): Promise<Record<string, { offset: number; length: number }[]>> {
-  const tmp = `${binPath}.tmp-${process.pid}-${Date.now()}`;
-  const fd = openSync(tmp, 'w');
   const layout: Record<string, { offset: number; length: number }[]> = {};
   let pos = 0;
   const total = items.reduce((s, p) => s + p.entry.byteLength, 0);
   let done = 0;
-  const write = (data: Uint8Array, at: number) => {
-    let w = 0;
-    while (w < data.length) w += writeSync(fd, data, w, data.length - w, at + w);
-  };
   const align = () => (pos = Math.ceil(pos / ALIGN) * ALIGN);
-  try {
+  await writeAtomicWith(binPath, async (fh) => {
+    const write = async (data: Uint8Array, at: number) => {
+      let w = 0;
+      while (w < data.length) w += (await fh.write(data, w, data.length - w, at + w)).bytesWritten;
+    };
     for (const p of items) {
       const name = p.entry.name;
       const shape = p.entry.shape;
@@ -291,7 +290,7 @@ async function convert(
           const f = bytesToFloat32(raw, p.entry.dtype, name);
           const out = p.target === 'f32' ? f : f32ToF16(f);
           const b = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
-          write(b, pos);
+          await write(b, pos);
           pos += b.length;
           done += raw.length;
           onProgress?.(done, total);
@@ -315,9 +314,9 @@ async function convert(
           const end = Math.min(n, r + step);
           const f = bytesToFloat32(await ckpt.readBytes(name, r, end), p.entry.dtype, name);
           const q = quantizeRows(f, end - r, k, bits, blockSize);
-          write(q.packed, packedAt + r * blocks * blob);
-          write(new Uint8Array(q.scales.buffer), scalesAt + r * blocks * 4);
-          write(q.zeroPoints, zpAt + r * zpPerRow);
+          await write(q.packed, packedAt + r * blocks * blob);
+          await write(new Uint8Array(q.scales.buffer), scalesAt + r * blocks * 4);
+          await write(q.zeroPoints, zpAt + r * zpPerRow);
           done += (end - r) * k * (p.entry.dtype === 'F32' ? 4 : 2);
           onProgress?.(done, total);
         }
@@ -325,20 +324,8 @@ async function convert(
         layout[p.req.name] = [{ offset: packedAt, length: packedLen }, { offset: scalesAt, length: scalesLen }, { offset: zpAt, length: zpLen }];
       }
     }
-    fsyncSync(fd);
-    closeSync(fd);
-  } catch (e) {
-    closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-  renameSync(tmp, binPath);
-  const mtmp = `${manifestPath}.tmp-${process.pid}`;
-  const mfd = openSync(mtmp, 'w');
-  writeSync(mfd, JSON.stringify({ version: STORE_VERSION, size: pos, layout }));
-  fsyncSync(mfd);
-  closeSync(mfd);
-  renameSync(mtmp, manifestPath);
+  });
+  writeFileAtomicSync(manifestPath, JSON.stringify({ version: STORE_VERSION, size: pos, layout }));
   return layout;
 }
 

@@ -3,9 +3,10 @@
 // `_STARTED.json` records which inputs a step was started with, so an interrupted step resumes in place
 // only when they are unchanged (otherwise its folder is cleared). A lock file keeps two pipelines out of
 // the same folder; a lock left by a killed process is taken over.
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync, fsyncSync, unlinkSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import type { FileEntry } from './fingerprint.js';
+import { writeFileAtomicSync } from '../util/atomic-file.js';
 
 export const DONE_FILE = '_DONE.json';
 export const STARTED_FILE = '_STARTED.json';
@@ -45,23 +46,8 @@ export interface StartedMarker {
   attempt: number;
 }
 
-/** Writes a file atomically: a temporary sibling, fsync, rename. */
-export function writeFileAtomic(path: string, data: string | Buffer): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}-${Date.now().toString(36)}`;
-  const fd = openSync(tmp, 'w');
-  try {
-    if (typeof data === 'string') writeSync(fd, data);
-    else writeSync(fd, data);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-}
-
 export function writeJsonAtomic(path: string, value: unknown): void {
-  writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
+  writeFileAtomicSync(path, `${JSON.stringify(value, null, 2)}\n`);
 }
 
 function readJson<T>(path: string): T | null {

@@ -1,23 +1,12 @@
 // Writes a report folder: report.html, report.md and plots/*.svg, each file atomically (temporary
 // sibling + rename), so a reader never sees a half-written file.
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderHtml } from './html.js';
 import { renderMarkdown } from './markdown.js';
 import type { ReportData } from './model.js';
 import { buildPlots } from './plots.js';
-
-function writeAtomic(path: string, text: string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w');
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-}
+import { writeFileAtomicSync } from '../util/atomic-file.js';
 
 export interface WrittenReport {
   html: string;
@@ -32,12 +21,12 @@ export function writeReport(dir: string, data: ReportData): WrittenReport {
   const plotFiles: string[] = [];
   for (const p of plots) {
     const file = join(dir, 'plots', p.file);
-    writeAtomic(file, `<?xml version="1.0" encoding="UTF-8"?>\n${p.svg}\n`);
+    writeFileAtomicSync(file, `<?xml version="1.0" encoding="UTF-8"?>\n${p.svg}\n`);
     plotFiles.push(file);
   }
   const markdown = join(dir, 'report.md');
-  writeAtomic(markdown, renderMarkdown(data, plots, 'plots'));
+  writeFileAtomicSync(markdown, renderMarkdown(data, plots, 'plots'));
   const html = join(dir, 'report.html');
-  writeAtomic(html, renderHtml(data, plots));
+  writeFileAtomicSync(html, renderHtml(data, plots));
   return { html, markdown, plots: plotFiles };
 }

@@ -2,7 +2,8 @@
 // little-endian float32 rows appended batch by batch (fsync'd), with a JSON sidecar naming the
 // model, the corpus hash and the shape. A torn last row is cut off when the file is reopened.
 import { open, type FileHandle } from 'node:fs/promises';
-import { existsSync, readFileSync, writeFileSync, renameSync, statSync, truncateSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync, statSync, truncateSync } from 'node:fs';
+import { writeFileAtomicSync } from '../util/atomic-file.js';
 
 export interface EmbeddingFileMeta {
   /** Identity of (model, request, texts); a mismatch starts the file over. */
@@ -33,9 +34,7 @@ export class EmbeddingFile {
       truncateSync(path, done * rowBytes);
     } else {
       writeFileSync(path, '');
-      const tmp = `${metaPath}.tmp-${process.pid}`;
-      writeFileSync(tmp, JSON.stringify(meta));
-      renameSync(tmp, metaPath);
+      writeFileAtomicSync(metaPath, JSON.stringify(meta));
     }
     const fh = await open(path, 'a');
     return new EmbeddingFile(path, meta, fh, done);

@@ -3,7 +3,7 @@
 // and each query's negatives are sampled from a rank window, after dropping its positives (by text
 // or id), the query itself, and candidates that score too close to the positive (likely false
 // negatives: NV-Retriever's positive-aware margin, TopK-PercPos 95 % by default).
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { exactTopK } from '../eval/search.js';
 import type { EmbedRequest, Embedder } from '../model/embedder.js';
@@ -15,6 +15,7 @@ import { acquireLock } from './file-lock.js';
 import { countRows, readRows } from './record-reader.js';
 import { DataError, parseRecord, type CanonicalRecord, type RetrievalRecord } from './records.js';
 import { sampleIndices, seededRandom } from './seeded-random.js';
+import { writeFileAtomicSync } from '../util/atomic-file.js';
 
 export type DropReason = 'existing' | 'relative_margin' | 'absolute_margin' | 'max_score' | 'min_score';
 const DROP_REASONS: readonly DropReason[] = ['existing', 'relative_margin', 'absolute_margin', 'max_score', 'min_score'];
@@ -492,9 +493,7 @@ export async function mineFile(opts: MineFileOptions): Promise<MineSummary> {
       resumed_records: resumed,
       elapsed_s: Math.round((Date.now() - started) / 100) / 10,
     };
-    const tmp = `${opts.output}.summary.json.tmp-${process.pid}`;
-    writeFileSync(tmp, `${JSON.stringify(summary, null, 2)}\n`);
-    renameSync(tmp, `${opts.output}.summary.json`);
+    writeFileAtomicSync(`${opts.output}.summary.json`, `${JSON.stringify(summary, null, 2)}\n`);
     return summary;
   } finally {
     await out?.close().catch(() => undefined);

@@ -3,7 +3,7 @@
 // accepted records with provenance. Crash-safe and resumable: answers are cached as they arrive,
 // every finished item is committed as (output lines, journal line), and a rerun of the same command
 // skips finished items, so a kill loses at most the requests in flight.
-import { existsSync, renameSync, writeFileSync, readFileSync } from 'node:fs';
+import { existsSync, renameSync, readFileSync } from 'node:fs';
 import { AppendLog } from './append-log.js';
 import { DEFAULT_CONSTRAINTS, charLength, type LengthMeasure, type Rejection, type RejectionReason, type SynthConstraints } from './constraints.js';
 import { acquireLock } from './file-lock.js';
@@ -17,6 +17,7 @@ import { DataError, parseRecord, sourceIdOf, type CanonicalRecord } from './reco
 import { ResponseCache, readCacheKeys } from './response-cache.js';
 import { emptyUsage, loadResumeState, StringHashSet, type ItemStatus, type ItemUsage, type JournalEntry, type JournalTotals } from './synth-journal.js';
 import { estimateChatTokens } from './token-estimate.js';
+import { writeFileAtomicSync } from '../util/atomic-file.js';
 
 /** Outputs per source item by default. */
 export const DEFAULT_N: Readonly<Record<GeneratorName, number>> = { paraphrase: 2, augment: 2, 'hard-negative': 4 };
@@ -548,9 +549,7 @@ function round6(x: number): number {
 }
 
 function writeSummary(path: string, summary: object): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, `${JSON.stringify(summary, null, 2)}\n`);
-  renameSync(tmp, path);
+  writeFileAtomicSync(path, `${JSON.stringify(summary, null, 2)}\n`);
 }
 
 export interface SynthesisPlan {

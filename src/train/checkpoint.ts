@@ -6,7 +6,7 @@
 import { promises as fsp } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { writeFileAtomic } from './atomic-file.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import type { AdamW } from './optimizer.js';
 
 export const TRAINER_STATE_FILE = 'trainer_state.json';

@@ -84,7 +84,7 @@ export {
   type SaveCheckpointOptions,
 } from './checkpoint.js';
 export { writeTensorFile, readTensorFile, readTensorManifest, type NamedTensor, type TensorManifest, type TensorEntry } from './tensor-file.js';
-export { writeFileAtomic, writeFileAtomicSync, writeAtomicWith } from './atomic-file.js';
+export { writeFileAtomic, writeFileAtomicSync, writeAtomicWith } from '../util/atomic-file.js';
 export { Rng, deriveSeed, mix32 } from './random.js';
 export { GraphEncoder, memoryWeights, EMBED_ROWS_INPUT, type GraphEncoderOptions, type TrainingMode, type FullTraining, type LoraTraining } from './graph-encoder.js';
 export { LoraAdapters, matchLoraTargets, PEFT_PREFIX, ADAPTER_WEIGHTS, ADAPTER_CONFIG, type LoraModule } from './lora.js';

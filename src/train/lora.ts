@@ -9,7 +9,7 @@ import type { Graph, Value } from '../graph/index.js';
 import type { LinearAdapter } from '../model/layers.js';
 import type { WeightRequest } from '../model/weights.js';
 import { SafetensorsCheckpoint, floatTensor, writeSafetensors } from '../model/safetensors.js';
-import { writeFileAtomic } from './atomic-file.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import type { LoraConfig } from './config.js';
 import { globToRegExp } from './optimizer.js';
 import type { Parameter } from './parameters.js';

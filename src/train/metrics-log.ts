@@ -2,7 +2,7 @@
 // back to the checkpoint on resume) and a progress display on stderr with per-family loss, learning
 // rate, tokens/s and ETA — a redrawn bar on a terminal, plain periodic lines otherwise (CI, files).
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
-import { writeFileAtomicSync } from './atomic-file.js';
+import { writeFileAtomicSync } from '../util/atomic-file.js';
 
 // ----------------------------------------------------------------------------------------------
 // JSONL metrics file.

@@ -19,7 +19,7 @@ import { loadEmbedder } from '../model/index.js';
 import { toTrainBatch } from './batches.js';
 import { saveCheckpoint, latestCheckpoint, listStageCheckpoints, removeStaleCheckpointTemps, type CheckpointInfo } from './checkpoint.js';
 import type { DataSource, StageConfig, TrainConfig } from './config.js';
-import { writeFileAtomic } from './atomic-file.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import { GraphEncoder, type TrainingMode } from './graph-encoder.js';
 import { GradCacheTrainer, type Family, type StepResult } from './gradcache.js';
 import { MetricsLog, TrainingProgress, formatCount, type ProgressStream } from './metrics-log.js';

@@ -6,7 +6,7 @@ import { promises as fsp } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { endianness } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { writeAtomicWith, writeFileAtomic } from './atomic-file.js';
+import { writeAtomicWith, writeFileAtomic } from '../util/atomic-file.js';
 
 export const TENSOR_FILE_FORMAT = 'qzhou-tensors';
 const VERSION = 1;

@@ -8,7 +8,7 @@ import {
   writeSafetensorsSharded, floatTensor, INDEX_FILE,
 } from '../../src/model/safetensors.js';
 import { CheckpointError } from '../../src/model/errors.js';
-import { f16ToF32, f32ToF16, bf16ToF32, f32ToBf16 } from '../../src/model/half.js';
+import { f16ToF32, f32ToF16, bf16ToF32, f32ToBf16 } from '../../src/graph/dtype.js';
 
 function tmp(): string {
   return mkdtempSync(join(tmpdir(), 'qzhou-st-'));

@@ -28,7 +28,7 @@ test('the embedded demo config loads, with paths resolved against its folder', (
   assert.equal(c.sources[0]!.decontaminate[0]!.path, join(root, 'data/banking77/test.csv'));
   assert.equal(c.eval.dataDir, join(root, 'data'));
   assert.deepEqual(c.eval.tasks, [{ task: 'Banking77Classification' }, { task: 'STSBenchmark', splits: ['validation'] }]);
-  assert.equal(c.model.init?.architecture, 'bert');
+  assert.equal(c.model.init?.architecture, 'qwen2');
   assert.deepEqual(c.mine, { retriever: 'hashing', range: [10, 30], negatives: 4, relativeMargin: 0.05, seed: 42 });
   // --output and --set win over the file.
   const o = loadPipelineConfig(join(root, 'examples/banking77/pipeline.yaml'), { output: '/tmp/x-run', overrides: ['train.stage1.steps=7', 'seed=3'] });

@@ -1,7 +1,7 @@
-// Atomic file writes: write to a temporary file in the same directory, fsync, then rename over the
-// target, so a reader (or a resumed run after a crash) sees either the old file or the new one,
-// never a half-written one.
-import { promises as fsp, openSync, writeSync, fsyncSync, closeSync, renameSync, rmSync } from 'node:fs';
+// Atomic file writes, used by every area that leaves files behind: write to a temporary file in the
+// same directory, fsync, then rename over the target, so a reader (or a run resumed after a crash)
+// sees either the old file or the new one, never a half-written one. Parent folders are created.
+import { promises as fsp, openSync, writeSync, fsyncSync, closeSync, renameSync, rmSync, mkdirSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
@@ -19,22 +19,11 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
 
 /** Synchronous variant of writeFileAtomic. */
 export function writeFileAtomicSync(path: string, data: string | Uint8Array): void {
-  const tmp = tempPathFor(path);
-  let fd: number | undefined;
-  try {
-    fd = openSync(tmp, 'w');
-    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  writeAtomicWithSync(path, (fd) => {
     let off = 0;
     while (off < bytes.byteLength) off += writeSync(fd, bytes, off, bytes.byteLength - off);
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = undefined;
-    renameSync(tmp, path);
-  } catch (e) {
-    if (fd !== undefined) closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw e;
-  }
+  });
 }
 
 /**
@@ -42,6 +31,7 @@ export function writeFileAtomicSync(path: string, data: string | Uint8Array): vo
  * renames it over `path`. On any error the temporary file is removed and `path` is left untouched.
  */
 export async function writeAtomicWith(path: string, write: (fh: fsp.FileHandle) => Promise<void>): Promise<void> {
+  await fsp.mkdir(dirname(path), { recursive: true });
   const tmp = tempPathFor(path);
   const fh = await fsp.open(tmp, 'w');
   let closed = false;
@@ -54,6 +44,24 @@ export async function writeAtomicWith(path: string, write: (fh: fsp.FileHandle) 
   } catch (e) {
     if (!closed) await fh.close().catch(() => undefined);
     await fsp.rm(tmp, { force: true });
+    throw e;
+  }
+}
+
+/** Synchronous variant of writeAtomicWith: `write` gets the temporary file's descriptor. */
+export function writeAtomicWithSync(path: string, write: (fd: number) => void): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = tempPathFor(path);
+  let fd: number | undefined = openSync(tmp, 'w');
+  try {
+    write(fd);
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
+    renameSync(tmp, path);
+  } catch (e) {
+    if (fd !== undefined) closeSync(fd);
+    rmSync(tmp, { force: true });
     throw e;
   }
 }
