@@ -46,6 +46,18 @@ export function numberFlag(name: string, value: string | undefined, fallback: nu
   return n;
 }
 
+/** Reads an integer flag ≥ min (default 1), or the fallback when absent. */
+export function intFlag(name: string, value: string | undefined, fallback: number, min = 1): number {
+  const n = numberFlag(name, value, fallback);
+  if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`--${name}: expected an integer ≥ ${min}, got "${value}"`);
+  return n;
+}
+
+/** Reads an integer flag ≥ min (default 1), or undefined when absent. */
+export function optionalIntFlag(name: string, value: string | undefined, min = 1): number | undefined {
+  return value === undefined ? undefined : intFlag(name, value, 0, min);
+}
+
 /** Requires a string flag. */
 export function requireFlag(name: string, value: string | undefined): string {
   if (value === undefined || value === '') throw new UsageError(`--${name} is required`);

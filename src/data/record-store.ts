@@ -76,6 +76,14 @@ interface DatasetIndex {
   posInLabel?: Uint32Array;
 }
 
+/** The records of one dataset while the files are scanned. */
+interface Group {
+  family: Family;
+  g: Growable;
+  firstFile: string;
+  firstLine: number;
+}
+
 class Growable {
   file: number[] = [];
   offset: number[] = [];
@@ -124,13 +132,24 @@ export class RecordStore {
   static async open(paths: string | readonly string[], opts: RecordStoreOptions = {}): Promise<RecordStore> {
     const files = listRecordFiles(paths);
     const store = new RecordStore(opts, files);
-    const groups = new Map<string, { family: Family; g: Growable; firstFile: string; firstLine: number }>();
-    const onError = opts.onError ?? 'fail';
+    try {
+      const groups = await store.scan(files, opts.onError ?? 'fail');
+      for (const [name, { family, g }] of groups) store.index.set(name, store.buildIndex(name, family, g));
+    } catch (e) {
+      store.close(); // the files scanned before the failure are open
+      throw e;
+    }
+    return store;
+  }
+
+  /** Reads every line once, groups the valid records by dataset and opens the files for positioned reads. */
+  private async scan(files: readonly string[], onError: 'skip' | 'fail'): Promise<Map<string, Group>> {
+    const groups = new Map<string, Group>();
     for (let fi = 0; fi < files.length; fi++) {
       const file = files[fi]!;
       const fallback = basename(file).replace(/\.(jsonl|ndjson)(\.gz)?$/i, '');
       const add = (text: string, line: number, offset: number, length: number) => {
-        store.report.lines++;
+        this.report.lines++;
         if (text.trim() === '') return;
         let rec: CanonicalRecord;
         try {
@@ -144,8 +163,8 @@ export class RecordStore {
           rec = validateRecord(raw as Record<string, unknown>, file, line);
         } catch (e) {
           if (onError === 'fail' || !(e instanceof DataError)) throw e;
-          store.report.skipped++;
-          if (store.report.examples.length < 10) store.report.examples.push(e.message);
+          this.report.skipped++;
+          if (this.report.examples.length < 10) this.report.examples.push(e.message);
           return;
         }
         const name = rec.dataset ?? fallback;
@@ -158,7 +177,7 @@ export class RecordStore {
         grp.g.offset.push(offset);
         grp.g.length.push(length);
         if (rec.type === 'cls') grp.g.label.push(rec.label);
-        store.report.records++;
+        this.report.records++;
       };
       if (/\.gz$/i.test(file)) {
         const lines: string[] = [];
@@ -168,16 +187,15 @@ export class RecordStore {
             lines.push(batch.lines[i]!);
           }
         }
-        store.memory[fi] = lines;
-        store.fds[fi] = null;
+        this.memory[fi] = lines;
+        this.fds[fi] = null;
       } else {
         await scanLines(file, add);
-        store.memory[fi] = null;
-        store.fds[fi] = openSync(file, 'r');
+        this.memory[fi] = null;
+        this.fds[fi] = openSync(file, 'r');
       }
     }
-    for (const [name, { family, g }] of groups) store.index.set(name, store.buildIndex(name, family, g));
-    return store;
+    return groups;
   }
 
   private buildIndex(name: string, family: Family, g: Growable): DatasetIndex {

@@ -48,6 +48,19 @@ export class Rng {
     return [this.a >>> 0, this.b >>> 0, this.c >>> 0, this.d >>> 0];
   }
 
+  /** k distinct integers of [0, n) in random order (a partial Fisher–Yates shuffle; min(k, n) of them). */
+  sample(n: number, k: number): number[] {
+    const idx = Array.from({ length: n }, (_, i) => i);
+    const m = Math.min(k, n);
+    for (let i = 0; i < m; i++) {
+      const j = i + this.int(n - i);
+      const t = idx[i]!;
+      idx[i] = idx[j]!;
+      idx[j] = t;
+    }
+    return idx.slice(0, m);
+  }
+
   /** In-place Fisher–Yates shuffle. */
   shuffle<T extends { length: number; [i: number]: unknown }>(arr: T): T {
     for (let i = arr.length - 1; i > 0; i--) {

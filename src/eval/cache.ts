@@ -7,7 +7,7 @@
 // Appends take an exclusive lock file; a crash can leave a torn tail, which opening trims (the two files
 // are cut to their common whole-record count, and the tail keys are checked against the vectors).
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fstatSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomicSync } from '../util/atomic-file.js';
@@ -223,13 +223,16 @@ export class EmbeddingCache {
         break;
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-        let holder = NaN;
+        let holder = NaN; // Number('') would be 0, i.e. "every process of the group"
         try {
-          holder = Number(readFileSync(lock, 'utf8'));
+          const text = readFileSync(lock, 'utf8').trim();
+          if (/^[1-9]\d*$/.test(text)) holder = Number(text);
         } catch {
           /* vanished between open and read */
         }
-        if (Number.isInteger(holder) && holder !== process.pid && !processAlive(holder)) {
+        // A holder that is gone, or a lock that stayed empty (a crash between create and write), is stale.
+        const stale = Number.isInteger(holder) ? holder !== process.pid && !processAlive(holder) : Date.now() - (statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? 0) > 10_000;
+        if (stale) {
           rmSync(lock, { force: true });
           continue;
         }

@@ -9,6 +9,7 @@ export {
   writeTaskResult,
   readTaskResult,
   readResultsFolder,
+  mergeTaskResults,
   resultsFolder,
   pythonJson,
   parsePythonJson,

@@ -9,7 +9,7 @@
 import { gemm } from './gemm.js';
 import { lbfgsb, type LbfgsStatus } from './lbfgs.js';
 import { pairwiseSum } from './numeric.js';
-import type { Label } from './sklearn-metrics.js';
+import { sortedLabels, type Label } from './sklearn-metrics.js';
 
 export interface LogisticRegressionOptions {
   /** Inverse regularisation strength (default 1). */
@@ -18,10 +18,6 @@ export interface LogisticRegressionOptions {
   maxIter?: number;
   /** Gradient tolerance (default 1e-4). */
   tol?: number;
-}
-
-export function sortLabels(labels: Iterable<Label>): Label[] {
-  return [...new Set(labels)].sort((a, b) => (typeof a === 'number' && typeof b === 'number' ? a - b : String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0));
 }
 
 function toF64(x: Float32Array | Float64Array): Float64Array {
@@ -98,7 +94,7 @@ export interface LogisticObjective {
 export function logisticObjective(X: Float32Array | Float64Array, n: number, d: number, y: readonly Label[], C = 1): LogisticObjective {
   if (X.length !== n * d) throw new Error(`LogisticRegression: X has ${X.length} values, expected ${n}×${d}`);
   if (y.length !== n) throw new Error(`LogisticRegression: ${y.length} labels for ${n} rows`);
-  const classes = sortLabels(y);
+  const classes = sortedLabels(y);
   if (classes.length < 2) throw new Error(`LogisticRegression needs samples of at least 2 classes; the data has only ${JSON.stringify(classes[0])}`);
   const lambda = 1 / (C * n);
   const Xd = toF64(X);

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { EmbedRequest, Embedder } from '../model/embedder.js';
 import { formatPrompt, instructionForSide, QZHOU_PROMPT_TEMPLATE } from '../model/instructions.js';
+import { parseRetryAfter } from '../util/backoff.js';
 
 export interface OpenAIEmbedderOptions {
   /** Base URL (…/v1) or the full …/embeddings URL. */
@@ -60,15 +61,9 @@ function endpoint(url: string): string {
   return /\/embeddings$/.test(u) ? u : `${u}/embeddings`;
 }
 
-/** Milliseconds to wait from Retry-After / retry-after-ms headers, or undefined. */
+/** Milliseconds to wait from Retry-After / retry-after-ms headers, or undefined (the synthesis client's parser). */
 export function retryAfterMs(headers: Headers, now = Date.now()): number | undefined {
-  const ms = headers.get('retry-after-ms');
-  if (ms !== null && ms.trim() !== '' && Number.isFinite(Number(ms))) return Math.max(0, Number(ms));
-  const ra = headers.get('retry-after');
-  if (ra === null || ra.trim() === '') return undefined;
-  if (Number.isFinite(Number(ra))) return Math.max(0, Number(ra) * 1000);
-  const at = Date.parse(ra);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+  return parseRetryAfter(headers, now) ?? undefined;
 }
 
 function serverMessage(body: string): string {
@@ -141,11 +136,18 @@ export class OpenAIEmbedder implements Embedder {
     const out: Float32Array[] = new Array(inputs.length);
     let next = 0;
     let done = 0;
+    let failed = false; // after a batch fails for good, the other workers send nothing more
     const worker = async () => {
-      while (next < batches.length) {
+      while (next < batches.length && !failed) {
         const start = batches[next++]!;
         const chunk = inputs.slice(start, start + size);
-        const vecs = await this.request(chunk);
+        let vecs: Float32Array[];
+        try {
+          vecs = await this.request(chunk);
+        } catch (e) {
+          failed = true;
+          throw e;
+        }
         vecs.forEach((v, j) => (out[start + j] = v));
         done += chunk.length;
         request.onProgress?.(done, inputs.length);

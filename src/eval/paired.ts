@@ -1,6 +1,7 @@
-// Row-wise similarities of two equally long lists of float32 vectors, computed in float32 the way
-// sklearn.metrics.pairwise's paired_* functions (and np.dot) compute them for float32 input: mteb's
-// STS and pair-classification scores, whose exact values decide ranks, ties and thresholds.
+// Row-wise similarities of two equally long lists of float32 vectors, with float32 results and the
+// float32 element operations of sklearn.metrics.pairwise's paired_* functions (and np.dot): mteb's STS and
+// pair-classification scores, whose values decide ranks, ties and thresholds. Sums run in float64 and are
+// rounded once; NumPy sums in float32 in its SIMD kernels' order, so the last bit of a score can differ.
 
 const f = Math.fround;
 

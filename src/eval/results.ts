@@ -147,6 +147,20 @@ export function taskResult(task: TaskMetadata, scores: Record<string, Record<str
   return out;
 }
 
+/**
+ * `next` with the entries of `prev` that `next` did not re-evaluate (other splits or subsets of the same
+ * task), so evaluating a task split by split never drops the splits scored before.
+ */
+export function mergeTaskResults(prev: TaskResultJson, next: TaskResultJson): TaskResultJson {
+  const scores: Record<string, SubsetScores[]> = {};
+  for (const split of new Set([...Object.keys(prev.scores), ...Object.keys(next.scores)])) {
+    const fresh = next.scores[split] ?? [];
+    const kept = (prev.scores[split] ?? []).filter((e) => !fresh.some((f) => f.hf_subset === e.hf_subset));
+    scores[split] = [...kept, ...fresh];
+  }
+  return { ...next, scores };
+}
+
 /** mteb's folder name for a model: "org/name" → "org__name". */
 export function modelFolderName(name: string): string {
   return name.replace(/\//g, '__').replace(/[^A-Za-z0-9._+-]+/g, '_');

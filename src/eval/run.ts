@@ -2,10 +2,10 @@
 // task's data, embeds through the cache with the task's instruction rule, runs the task type's
 // evaluator per split and subset, writes one mteb-layout JSON per task (skipping tasks already written,
 // so an interrupted run resumes), and summarises a benchmark.
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import type { Embedder } from '../model/embedder.js';
+import { defaultCacheDir as sharedCacheDir } from '../util/cache-dir.js';
 import { summarizeBenchmark, type BenchmarkSummary } from './aggregate.js';
 import { getBenchmark, type Benchmark, type CmnConvention } from './benchmarks.js';
 import { EmbeddingCache } from './cache.js';
@@ -32,7 +32,7 @@ import { evaluateRetrieval } from './evaluators/retrieval.js';
 import { evaluateSts, type Scores } from './evaluators/sts.js';
 import { evaluateSummarization } from './evaluators/summarization.js';
 import { silentProgress, type Progress } from './progress.js';
-import { readTaskResult, resultsFolder, taskResult, writeJsonFile, writeModelMeta, writeTaskResult, MTEB_SEMANTICS_VERSION, type ScoreValue, type TaskResultJson } from './results.js';
+import { mergeTaskResults, readTaskResult, resultsFolder, taskResult, writeJsonFile, writeModelMeta, writeTaskResult, MTEB_SEMANTICS_VERSION, type ScoreValue, type TaskResultJson } from './results.js';
 import type { TaskRow } from './table.js';
 import { findTask, getTask, type TaskMetadata } from './tasks.js';
 
@@ -102,8 +102,9 @@ export interface EvaluationReport {
   warnings: string[];
 }
 
+/** The embedding cache's default root: `embeddings/` in the cache folder every area shares. */
 export function defaultCacheDir(): string {
-  return join(process.env.QZHOU_CACHE ?? join(homedir(), '.cache', 'qzhou'), 'embeddings');
+  return join(sharedCacheDir(), 'embeddings');
 }
 
 interface PlannedTask {
@@ -240,16 +241,18 @@ export async function evaluate(opts: EvaluationOptions): Promise<EvaluationRepor
     const { splits, subsets } = p;
     let task = p.task;
     const head = `[${ti + 1}/${planned.length}] ${task.name}`;
+    // An earlier result file: its entries count as done (unless --overwrite) and are kept in the new file.
     const existingPath = folder ? join(folder, `${task.name}.json`) : undefined;
-    if (existingPath && !opts.overwrite && existsSync(existingPath)) {
-      const prev = readTaskResult(existingPath);
-      const covered = splits.every((s) => subsets.every((sub) => prev.scores[s]?.some((e) => e.hf_subset === sub)));
-      if (covered) {
-        progress.log(`${head}: already evaluated (${existingPath}), skipping`);
-        outcomes.push({ task, result: prev, path: existingPath, skipped: true, embedded: 0, cached: 0 });
-        for (const s of splits) for (const sub of subsets) rows.push({ task: task.name, type: task.type, split: s, subset: sub, metric: task.mainScore, score: prev.scores[s]!.find((e) => e.hf_subset === sub)!.main_score });
-        return;
-      }
+    const prev = existingPath && existsSync(existingPath) ? readTaskResult(existingPath) : undefined;
+    const prevEntry = (split: string, subset: string) => prev?.scores[split]?.find((e) => e.hf_subset === subset);
+    const wanted = splits.flatMap((split) => subsets.map((subset) => ({ split, subset })));
+    const todo = opts.overwrite ? wanted : wanted.filter((w) => !prevEntry(w.split, w.subset));
+    const rowOf = (w: { split: string; subset: string }, score: number, seconds?: number): TaskRow => ({ task: task.name, type: task.type, ...w, metric: task.mainScore, score, ...(seconds !== undefined ? { seconds } : {}) });
+    if (todo.length === 0) {
+      progress.log(`${head}: already evaluated (${existingPath}), skipping`);
+      outcomes.push({ task, result: prev!, path: existingPath, skipped: true, embedded: 0, cached: 0 });
+      for (const w of wanted) rows.push(rowOf(w, prevEntry(w.split, w.subset)!.main_score));
+      return;
     }
     let source = p.source;
     if (!source) {
@@ -257,33 +260,37 @@ export async function evaluate(opts: EvaluationOptions): Promise<EvaluationRepor
       source = locateTask(opts.dataDir, task);
       task = withFolderOverrides(task, source);
     }
-    progress.log(`${head} (${task.type}, ${splits.join('+')}${subsets.length > 1 || subsets[0] !== 'default' ? `, ${subsets.join('+')}` : ''}) from ${source.dir}`);
+    const names = (key: 'split' | 'subset') => [...new Set(todo.map((w) => w[key]))].join('+');
+    progress.log(`${head} (${task.type}, ${names('split')}${subsets.length > 1 || subsets[0] !== 'default' ? `, ${names('subset')}` : ''}) from ${source.dir}`);
     const started = performance.now();
     const scores: Record<string, Record<string, Record<string, ScoreValue>>> = {};
     let embedded = 0;
     let cached = 0;
-    for (const split of splits) {
-      scores[split] = {};
-      for (const subset of subsets) {
-        const label = `[${task.name}] ${split}${subset !== 'default' ? `/${subset}` : ''}`;
-        const t0 = performance.now();
-        const data = await loadData(task, source, split, subset, opts, warn);
-        const embedder = typeof opts.model === 'function' ? await opts.model({ task, texts: fitTexts(task, data) }) : opts.model;
-        const encoder = new TaskEncoder(embedder, task, { cache: cacheFor(embedder), instructions: opts.instructions, progress });
-        const s = await runEvaluator(task, data, encoder, opts, progress, label);
-        s.main_score = s[task.mainScore] as number;
-        scores[split]![subset] = s as Record<string, ScoreValue>;
-        embedded += encoder.embedded;
-        cached += encoder.cached;
-        const secs = (performance.now() - t0) / 1000;
-        rows.push({ task: task.name, type: task.type, split, subset, metric: task.mainScore, score: s.main_score as number, seconds: secs });
-        progress.log(`${label}: ${task.mainScore} = ${(s.main_score as number).toFixed(6)} (${secs.toFixed(1)} s; ${encoder.embedded} texts embedded, ${encoder.cached} from cache)`);
-        if (!folder || metaWritten) continue;
-        writeModelMeta(folder, { name: modelName, revision, dim: embedder.dim, maxTokens: embedder.maxLength, instructions: opts.instructions !== false });
-        metaWritten = true;
+    for (const w of wanted) {
+      const { split, subset } = w;
+      if (!todo.includes(w)) {
+        rows.push(rowOf(w, prevEntry(split, subset)!.main_score));
+        continue;
       }
+      const label = `[${task.name}] ${split}${subset !== 'default' ? `/${subset}` : ''}`;
+      const t0 = performance.now();
+      const data = await loadData(task, source, split, subset, opts, warn);
+      const embedder = typeof opts.model === 'function' ? await opts.model({ task, texts: fitTexts(task, data) }) : opts.model;
+      const encoder = new TaskEncoder(embedder, task, { cache: cacheFor(embedder), instructions: opts.instructions, progress });
+      const s = await runEvaluator(task, data, encoder, opts, progress, label);
+      s.main_score = s[task.mainScore] as number;
+      (scores[split] ??= {})[subset] = s as Record<string, ScoreValue>;
+      embedded += encoder.embedded;
+      cached += encoder.cached;
+      const secs = (performance.now() - t0) / 1000;
+      rows.push(rowOf(w, s.main_score as number, secs));
+      progress.log(`${label}: ${task.mainScore} = ${(s.main_score as number).toFixed(6)} (${secs.toFixed(1)} s; ${encoder.embedded} texts embedded, ${encoder.cached} from cache)`);
+      if (!folder || metaWritten) continue;
+      writeModelMeta(folder, { name: modelName, revision, dim: embedder.dim, maxTokens: embedder.maxLength, instructions: opts.instructions !== false });
+      metaWritten = true;
     }
-    const result = taskResult(task, scores, (performance.now() - started) / 1000);
+    const fresh = taskResult(task, scores, (performance.now() - started) / 1000);
+    const result = prev ? mergeTaskResults(prev, fresh) : fresh;
     const path = folder ? writeTaskResult(folder, result) : undefined;
     outcomes.push({ task, result, path, skipped: false, embedded, cached });
   };

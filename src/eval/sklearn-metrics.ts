@@ -1,7 +1,7 @@
 // The scikit-learn metrics mteb calls, computed the way sklearn computes them: average_precision_score
 // (binary, tie groups as one step), accuracy, macro/weighted F1 (sklearn ≥ 1.3 formula) and the
 // v-measure (natural logs, contingency-based mutual information).
-import { npMean, pairwiseSum } from './numeric.js';
+import { compareCodePoints, npMean, pairwiseSum } from './numeric.js';
 
 /**
  * sklearn.metrics.average_precision_score for binary targets: thresholds are the distinct scores in
@@ -45,10 +45,11 @@ export function averagePrecision(positive: ArrayLike<boolean | number>, scores: 
 
 export type Label = string | number;
 
-function sortedLabels(labels: Iterable<Label>): Label[] {
+/** The distinct labels in np.unique order: the classes of a classifier, the columns of a confusion matrix. */
+export function sortedLabels(labels: Iterable<Label>): Label[] {
   const set = [...new Set(labels)];
   // np.unique sorts numbers numerically and strings by code point; mixed types do not occur in mteb data.
-  return set.sort((a, b) => (typeof a === 'number' && typeof b === 'number' ? a - b : String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0));
+  return set.sort((a, b) => (typeof a === 'number' && typeof b === 'number' ? a - b : compareCodePoints(String(a), String(b))));
 }
 
 /** sklearn.metrics.accuracy_score. */

@@ -66,7 +66,9 @@ export function arrayTypeFor(d: DType): string {
 
 export function checkArrayType(d: DType, data: TypedArray, what: string): void {
   const want = arrayTypeFor(d);
-  if (data.constructor.name !== want) {
+  // Subclasses count (a Node Buffer is a Uint8Array); the name check also accepts arrays from another realm.
+  const ctor = (globalThis as unknown as Record<string, abstract new (...args: never[]) => unknown>)[want]!;
+  if (!(data instanceof ctor) && data.constructor.name !== want) {
     throw new Error(`${what}: dtype ${d} needs a ${want}, got a ${data.constructor.name}`);
   }
 }

@@ -33,7 +33,7 @@ export type AttrValue =
 /** Loose attribute input: numbers become ints unless the attribute is a known float one. */
 export type AttrInput = AttrValue | number | number[] | string | ConstTensor;
 
-const FLOAT_ATTRS = new Set(['epsilon', 'alpha', 'beta', 'gamma', 'ratio', 'momentum', 'lambd', 'bias', 'scale', 'value_float']);
+const FLOAT_ATTRS = new Set(['epsilon', 'alpha', 'beta', 'gamma', 'ratio', 'momentum', 'lambd', 'bias', 'scale', 'value_float', 'mask_filter_value']);
 
 function toAttr(name: string, v: AttrInput): AttrValue {
   if (typeof v === 'number') return FLOAT_ATTRS.has(name) || !Number.isInteger(v) ? { kind: 'float', value: v } : { kind: 'int', value: v };

@@ -33,7 +33,8 @@ function req(inputs: Inputs, i: number, what: string): Value {
   return v;
 }
 
-function normAxis(axis: number, rank: number): number {
+/** A non-negative axis (ONNX: negative axes count from the end); out of range is an error. */
+export function normAxis(axis: number, rank: number): number {
   const a = axis < 0 ? axis + rank : axis;
   if (a < 0 || a >= rank) throw new GraphError(`axis ${axis} out of range for rank ${rank}`);
   return a;
@@ -132,6 +133,8 @@ function reduceRule(axesFromInput: boolean): Rule {
         }
       }
     } else axes = ints(attrs, 'axes');
+    // noop_with_empty_axes: empty (or absent) axes leave the input as it is instead of reducing every axis.
+    if ((!axes || axes.length === 0) && int(attrs, 'noop_with_empty_axes', 0) === 1) return [{ dtype: x.dtype, shape: x.shape }];
     return [{ dtype: x.dtype, shape: reduced(x.shape, axes, keep) }];
   };
 }

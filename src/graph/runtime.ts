@@ -4,7 +4,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync, linkSync, mkdirSync, writeSync, rmSync, statSync, readdirSync } from 'node:fs';
 import { writeAtomicWithSync } from '../util/atomic-file.js';
-import { availableParallelism, homedir } from 'node:os';
+import { availableParallelism } from 'node:os';
+import { defaultCacheDir } from '../util/cache-dir.js';
 import { basename, dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import * as ort from 'onnxruntime-node';
@@ -34,7 +35,10 @@ export interface SessionOptions {
   optimization?: 'disabled' | 'basic' | 'extended' | 'all';
   /** Write options for the model (external data, opset). */
   write?: Omit<WriteOptions, 'modelDir'>;
-  /** Enables ORT's profiler; the JSON path is logged on release. */
+  /**
+   * Enables ORT's profiler. The JSON trace is written under `<cacheDir>/profiles/` when the session is
+   * released, and its path is printed on stderr (see `GraphSession.profileFile`).
+   */
   profile?: boolean;
 }
 
@@ -50,10 +54,6 @@ export class DeviceUnavailableError extends Error {
     super(`execution provider "${device}" is unavailable: ${why}`);
     this.name = 'DeviceUnavailableError';
   }
-}
-
-function defaultCacheDir(): string {
-  return process.env.QZHOU_CACHE ?? join(homedir(), '.cache', 'qzhou');
 }
 
 const require = createRequire(import.meta.url);
@@ -107,12 +107,24 @@ export function bucketLength(n: number, opts: { multiple?: number; max?: number 
 
 /** One ORT session over one graph. */
 export class GraphSession {
+  private released = false;
+  /** The profiler's JSON trace, once a profiled session has been released. */
+  profileFile: string | undefined;
+
   constructor(
     readonly session: ort.InferenceSession,
     readonly hash: string,
     readonly device: Device,
     readonly modelPath: string | null,
+    /** Profiled sessions: the trace's file-name prefix (a path). */
+    private readonly profilePrefix?: string,
+    /** Called once on release (the runtime drops the session from its cache). */
+    private readonly onRelease?: () => void,
   ) {}
+
+  get isReleased(): boolean {
+    return this.released;
+  }
 
   get inputNames(): readonly string[] {
     return this.session.inputNames;
@@ -123,6 +135,7 @@ export class GraphSession {
 
   /** Runs the graph. Feeds are host tensors by input name; returns the requested (default: all) outputs. */
   async run(feeds: Record<string, HostTensor>, outputs?: readonly string[]): Promise<Record<string, HostTensor>> {
+    if (this.released) throw new Error(`session ${this.hash.slice(0, 12)} was released`);
     const f: Record<string, ort.Tensor> = {};
     for (const [name, t] of Object.entries(feeds)) {
       const type = ORT_TYPE[t.dtype];
@@ -138,8 +151,26 @@ export class GraphSession {
     return out;
   }
 
+  /**
+   * Frees the native session (idempotent). The runtime that created it forgets it, so asking that runtime
+   * for the same graph again opens a new session instead of returning a released one.
+   */
   async release(): Promise<void> {
+    if (this.released) return;
+    this.released = true;
+    this.onRelease?.();
+    if (this.profilePrefix) this.session.endProfiling();
     await this.session.release();
+    if (this.profilePrefix) {
+      // The Node binding does not return the trace's path: ORT names it <prefix>_<timestamp>.json.
+      const dir = dirname(this.profilePrefix);
+      const base = basename(this.profilePrefix);
+      const found = readdirSync(dir).filter((f) => f.startsWith(`${base}_`) && f.endsWith('.json')).sort();
+      if (found.length) {
+        this.profileFile = join(dir, found[found.length - 1]!);
+        process.stderr.write(`ONNX Runtime profile: ${this.profileFile}\n`);
+      }
+    }
   }
 }
 
@@ -186,9 +217,12 @@ export class Runtime {
     const key = `${placed.model.hash}:${opts.threads ?? this.threads}:${opts.optimization ?? 'all'}:${opts.profile ? 1 : 0}`;
     let s = this.sessions.get(key);
     if (!s) {
-      s = this.create(placed, opts);
+      const forget = () => {
+        if (this.sessions.get(key) === s) this.sessions.delete(key);
+      };
+      s = this.create(placed, opts, forget);
       this.sessions.set(key, s);
-      s.catch(() => this.sessions.delete(key));
+      s.catch(forget);
     }
     return s;
   }
@@ -200,17 +234,24 @@ export class Runtime {
     for (const s of all) await (await s.catch(() => null))?.release();
   }
 
-  private async create(placed: { model: SerializedModel; path: string | null }, opts: SessionOptions): Promise<GraphSession> {
+  private async create(placed: { model: SerializedModel; path: string | null }, opts: SessionOptions, onRelease: () => void): Promise<GraphSession> {
+    let profilePrefix: string | undefined;
+    if (opts.profile) {
+      const dir = join(this.cacheDir, 'profiles');
+      mkdirSync(dir, { recursive: true });
+      profilePrefix = join(dir, `${placed.model.hash.slice(0, 12)}-${process.pid}-${Date.now()}`);
+    }
     const so: ort.InferenceSession.SessionOptions = {
       executionProviders: providers(this.device),
       graphOptimizationLevel: opts.optimization ?? 'all',
       intraOpNumThreads: opts.threads ?? this.threads,
       interOpNumThreads: 1,
       enableProfiling: opts.profile ?? false,
+      ...(profilePrefix ? { profileFilePrefix: profilePrefix } : {}),
     };
     try {
       const session = placed.path ? await ort.InferenceSession.create(placed.path, so) : await ort.InferenceSession.create(placed.model.bytes, so);
-      return new GraphSession(session, placed.model.hash, this.device, placed.path);
+      return new GraphSession(session, placed.model.hash, this.device, placed.path, profilePrefix, onRelease);
     } catch (e) {
       const msg = (e as Error).message;
       if (this.device !== 'cpu' && /provider|adapter|webgpu|cuda|dawn|vulkan/i.test(msg)) {
@@ -240,8 +281,10 @@ export class Runtime {
       if (p.origin.kind !== 'param' || p.origin.source.kind !== 'file') continue;
       const src = p.origin.source.path;
       if (!sources.has(src)) {
+        // The link pins the file's inode: a replaced checkpoint (new inode, even with the same size and
+        // mtime, as `cp -p` or `rsync -a` leave it) must get a new link, never the old file's.
         const st = statSync(src);
-        const tag = createHash('sha1').update(`${src}:${st.size}:${st.mtimeMs}`).digest('hex').slice(0, 12);
+        const tag = createHash('sha1').update(`${src}:${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`).digest('hex').slice(0, 12);
         sources.set(src, `${tag}-${basename(src)}`);
       }
     }
@@ -254,10 +297,13 @@ export class Runtime {
         try {
           linkSync(src, dst);
         } catch (e) {
-          throw new Error(
-            `cannot hard-link ${src} into the cache ${linksDir} (${(e as NodeJS.ErrnoException).code}): ONNX Runtime reads external weights only ` +
-              `inside the model's folder. Put the cache on the same filesystem as the checkpoint (QZHOU_CACHE=...), or load with a dtype that converts the weights.`,
-          );
+          // Another process linked the same file (same tag) at the same moment: that link is the one we want.
+          if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
+            throw new Error(
+              `cannot hard-link ${src} into the cache ${linksDir} (${(e as NodeJS.ErrnoException).code}): ONNX Runtime reads external weights only ` +
+                `inside the model's folder. Put the cache on the same filesystem as the checkpoint (QZHOU_CACHE=...), or load with a dtype that converts the weights.`,
+            );
+          }
         }
       }
       linked.set(src, dst);

@@ -3,6 +3,7 @@
 import { type DType, bf16BitsToF32, f16BitsToF32 } from './dtype.js';
 import type { Node, OutputSpec, Value } from './ir.js';
 import type { VjpContext, VjpRule } from './vjp-context.js';
+import { normAxis } from './ops.js';
 
 /** The value of a one-element constant, or undefined. */
 export function scalarValue(v: Value | null | undefined): number | undefined {
@@ -13,10 +14,6 @@ export function scalarValue(v: Value | null | undefined): number | undefined {
   if (t.dtype === 'f16') return f16BitsToF32(x as number);
   if (t.dtype === 'bf16') return bf16BitsToF32(x as number);
   return Number(x);
-}
-
-function normAxis(axis: number, rank: number): number {
-  return axis < 0 ? axis + rank : axis;
 }
 
 /** Gradient of a unary op: d · f′, where `factor` builds f′ from the context. */

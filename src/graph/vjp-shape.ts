@@ -1,12 +1,8 @@
 // VJP rules for ops that move data: transposes and reshapes, concat/split/slice, expand, and the indexing
 // ops, whose gradients scatter (with accumulation, so repeated indices add up) into zeros.
 import type { Dim, Value } from './ir.js';
-import { constInts } from './ops.js';
+import { constInts, normAxis } from './ops.js';
 import type { VjpContext, VjpRule } from './vjp-context.js';
-
-function normAxis(axis: number, rank: number): number {
-  return axis < 0 ? axis + rank : axis;
-}
 
 function inversePerm(perm: number[]): number[] {
   const inv: number[] = [];

@@ -5,10 +5,10 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, realpathSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { tmpdir, homedir } from 'node:os';
+import { defaultCacheDir } from '../util/cache-dir.js';
 import { Runtime, bucketLength, hostTensor, type Device, type GraphSession } from '../graph/index.js';
 import type { Embedder, EmbedRequest } from './embedder.js';
-import { type AttentionMode, type ModelConfig, decoderAttention, loadModelConfig } from './config.js';
+import { type AttentionMode, type ModelConfig, configForSave, loadModelConfig } from './config.js';
 import { saveCheckpoint, checkpointTensors } from './save.js';
 import { CheckpointError } from './errors.js';
 import { type SentenceTransformersConfig, type PoolingMode, loadSentenceTransformersConfig, POOLING_MODES } from './sentence-transformers.js';
@@ -18,7 +18,7 @@ import { type WeightDtype, type PreparedWeights, type WeightRequest, WEIGHT_DTYP
 import { buildDecoderGraph, decoderWeightRequests } from './qwen2.js';
 import { buildEncoderGraph, encoderWeightRequests } from './bert.js';
 import type { DenseLayer, EmbeddingGraphOptions } from './layers.js';
-import { type PromptSettings, resolvePrompt } from './prompts.js';
+import { type PromptSettings, defaultEmptyText, resolvePrompt } from './prompts.js';
 import { QZHOU_PROMPT_TEMPLATE } from './instructions.js';
 
 export interface EmbedderOptions {
@@ -67,10 +67,6 @@ const ATTENTION_BYTES = 512 << 20;
 const MIN_BATCH_TOKENS = 512;
 /** A text shorter than this share of the batch's padded length starts a new batch (once the batch is big enough). */
 const MIN_FILL = 0.85;
-
-function defaultCacheDir(): string {
-  return process.env.QZHOU_CACHE ?? join(homedir() || tmpdir(), '.cache', 'qzhou');
-}
 
 /** A text after tokenisation: ids with special tokens, and how many leading tokens are prompt. */
 interface Encoded {
@@ -169,8 +165,9 @@ export class CheckpointEmbedder implements Embedder {
         prompts: st?.prompts ?? {},
         defaultPromptName: st?.defaultPromptName,
       };
-      const emptyText = opts.emptyText !== undefined ? opts.emptyText : decoder ? 'Null' : null;
-      const id = opts.id ?? modelId(dir, modelDir, { dtype, pooling, attention: config.attention, maxLength, includePrompt, template: promptSettings.template, emptyText, dense: dense.length });
+      const emptyText = opts.emptyText !== undefined ? opts.emptyText : defaultEmptyText(config.family);
+      const idFiles = [join(modelDir, 'config.json'), ...tokenizer.files.map((f) => join(modelDir, f)), ...checkpoint.files.map((f) => f.path), ...(st?.dense ?? []).flatMap((d) => [join(dir, d.path, 'config.json'), join(dir, d.path, 'model.safetensors')])];
+      const id = opts.id ?? modelId(dir, idFiles, { dtype, pooling, attention: config.attention, maxLength, includePrompt, template: promptSettings.template, emptyText, dense: dense.length });
       return new CheckpointEmbedder(dir, tokenizer, st, runtime, session, checkpoint, promptSettings, {
         config, pooling, includePrompt, maxLength, dim, id, dtype, device,
         batchTokens: opts.batchTokens ?? DEFAULT_BATCH_TOKENS, batchSize: opts.batchSize ?? DEFAULT_BATCH_SIZE,
@@ -204,7 +201,10 @@ export class CheckpointEmbedder implements Embedder {
     const prompt = this.promptFor(request);
     const truncate = request?.truncate ?? true;
     let promptTokens = 0;
-    if (!this.settings.includePrompt && prompt) promptTokens = this.tokenizer.prefixIds.length + this.tokenizer.encodeText(prompt).length;
+    // The prompt as it is tokenised inside the text (lowercased too when the model lowercases its input).
+    if (!this.settings.includePrompt && prompt) {
+      promptTokens = this.tokenizer.prefixIds.length + this.tokenizer.encodeText(this.settings.lowercase ? prompt.toLowerCase() : prompt).length;
+    }
     return texts.map((t, i) => {
       const enc = this.tokenizer.encodeTruncated(this.prepareText(t, prompt), this.maxLength);
       if (enc.truncated && !truncate) {
@@ -289,13 +289,9 @@ export class CheckpointEmbedder implements Embedder {
    * override on a decoder is kept as `"is_causal"` in config.json, so loading the copy gives the same vectors.
    */
   async save(outDir: string, opts: { dtype?: 'F32' | 'F16' | 'BF16'; overwrite?: boolean; maxShardBytes?: number } = {}): Promise<void> {
-    const config: Record<string, unknown> = { ...this.config.raw };
-    if (this.config.family === 'decoder' && decoderAttention(this.config.raw).attention !== this.config.attention) {
-      config.is_causal = this.config.attention === 'causal';
-    }
     const st = this.sentenceTransformers;
     await saveCheckpoint(outDir, {
-      config,
+      config: configForSave(this.config),
       tensors: checkpointTensors(this.checkpoint, opts.dtype),
       tokenizerDir: this.checkpoint.dir,
       tokenizerFiles: this.tokenizer.files,
@@ -319,15 +315,19 @@ export class CheckpointEmbedder implements Embedder {
   }
 }
 
-/** Folder name + a hash of what changes the vectors (config, weights files, options). */
-function modelId(dir: string, modelDir: string, opts: Record<string, unknown>): string {
+/**
+ * Folder name + a hash of what changes the vectors: the files read (config, tokenizer, every weights file
+ * or shard, Dense modules — each by path, inode, size and mtime, so a replaced file changes the id even
+ * with the same size and mtime) and the options. Evaluation caches vectors under this id.
+ */
+function modelId(dir: string, files: readonly string[], opts: Record<string, unknown>): string {
   const h = createHash('sha256');
   const real = realpathSync(dir);
   h.update(real);
-  for (const f of ['config.json', 'model.safetensors', 'model.safetensors.index.json']) {
+  for (const f of files) {
     try {
-      const s = statSync(join(modelDir, f));
-      h.update(`${f}:${s.size}:${s.mtimeMs}`);
+      const s = statSync(f);
+      h.update(`${f}:${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}\n`);
     } catch {
       /* absent */
     }

@@ -128,7 +128,8 @@ function namesQZhou(raw: Record<string, unknown>): string | undefined {
 /**
  * The attention rule for decoders: bidirectional when `architectures` or `auto_map` names QZhou, or when
  * `is_causal` is false (gte-Qwen2 style); otherwise causal (plain Qwen2/Qwen3, Qwen3-Embedding). An explicit
- * option overrides both.
+ * option overrides both. (QZhou's released config.json could not be inspected, so a QZhou name wins over
+ * whatever `is_causal` it may carry.)
  */
 export function decoderAttention(raw: Record<string, unknown>, override?: AttentionMode): { attention: AttentionMode; reason: string } {
   if (override) return { attention: override, reason: 'set explicitly' };
@@ -136,6 +137,33 @@ export function decoderAttention(raw: Record<string, unknown>, override?: Attent
   if (qz) return { attention: 'bidirectional', reason: `config names ${qz}` };
   if (raw.is_causal === false) return { attention: 'bidirectional', reason: 'config has "is_causal": false' };
   return { attention: 'causal', reason: 'decoder default (no QZhou architecture, no "is_causal": false)' };
+}
+
+/**
+ * config.json for saving a model as it runs, so that loading the copy gives the same attention (and the
+ * same vectors): a decoder's attention override is written as `"is_causal"`; a causal override of a config
+ * that names QZhou also drops the QZhou names (architectures → Qwen2Model, QZhou auto_map entries removed),
+ * since the rule reads a QZhou name as bidirectional.
+ */
+export function configForSave(config: ModelConfig): Record<string, unknown> {
+  const raw: Record<string, unknown> = { ...config.raw };
+  if (config.family !== 'decoder' || decoderAttention(raw).attention === config.attention) return raw;
+  raw.is_causal = config.attention === 'causal';
+  if (config.attention === 'causal' && namesQZhou(raw)) {
+    const qz = (n: unknown) => typeof n === 'string' && /qzhou/i.test(n);
+    if (Array.isArray(raw.architectures)) {
+      const kept = raw.architectures.filter((a) => !qz(a));
+      raw.architectures = kept.length ? kept : [raw.model_type === 'qwen3' ? 'Qwen3Model' : 'Qwen2Model'];
+    }
+    if (raw.auto_map && typeof raw.auto_map === 'object') {
+      const map = Object.fromEntries(
+        Object.entries(raw.auto_map as Record<string, unknown>).filter(([, v]) => !(qz(v) || (Array.isArray(v) && v.some(qz)))),
+      );
+      if (Object.keys(map).length) raw.auto_map = map;
+      else delete raw.auto_map;
+    }
+  }
+  return raw;
 }
 
 function parseRope(f: Fields): { theta: number; scaling: RopeScaling } {

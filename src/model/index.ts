@@ -8,7 +8,7 @@ export { CheckpointEmbedder, type EmbedderOptions } from './checkpoint-embedder.
 export { CheckpointError } from './errors.js';
 export {
   type ModelConfig, type DecoderConfig, type EncoderConfig, type AttentionMode, type RopeScaling,
-  parseModelConfig, loadModelConfig, decoderAttention, SUPPORTED_MODEL_TYPES,
+  parseModelConfig, loadModelConfig, decoderAttention, configForSave, SUPPORTED_MODEL_TYPES,
 } from './config.js';
 export { type SentenceTransformersConfig, type PoolingMode, POOLING_MODES, loadSentenceTransformersConfig } from './sentence-transformers.js';
 export { type TextTokenizer, HfTokenizer, loadTokenizer, bertNormalize } from './tokenizer.js';
@@ -26,7 +26,7 @@ export { buildEncoderGraph, encoderWeightRequests } from './bert.js';
 export { type EmbeddingGraphOptions, type DenseLayer, type LinearAdapter } from './layers.js';
 export { randomWeights, writeRandomCheckpoint, completeRandomConfig, modelWeightRequests, tokenEmbeddingName, initRule, type RandomInitOptions, type WriteRandomCheckpointOptions } from './random-init.js';
 export { trainTokenizer, saveTrainedTokenizer, byteLevelAlphabet, type TokenizerKind, type TrainTokenizerOptions, type TrainedTokenizer } from './tokenizer-trainer.js';
-export { resolvePrompt, type PromptSettings } from './prompts.js';
+export { resolvePrompt, defaultEmptyText, type PromptSettings } from './prompts.js';
 export * from './instructions.js';
 
 /** Shared API 3: loads an embedding model from a checkpoint folder. */

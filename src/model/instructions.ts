@@ -88,7 +88,8 @@ export function taskInstruction(task: string): TaskInstruction | undefined {
 /** Formats the prompt prefix for an instruction; empty instruction → no prefix. */
 export function formatPrompt(instruction: string | undefined, template = QZHOU_PROMPT_TEMPLATE): string {
   if (!instruction) return '';
-  return template.replace('{instruction}', instruction);
+  // A replacer function: a string replacement would expand `$&`, `$$`, `$'` inside the instruction.
+  return template.replace('{instruction}', () => instruction);
 }
 
 /**

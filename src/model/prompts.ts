@@ -49,3 +49,12 @@ export function resolvePrompt(req: EmbedRequest | undefined, s: PromptSettings):
   if (req?.kind !== undefined) return kindPrompt(s, req.kind) ?? '';
   return s.defaultPromptName ? s.prompts[s.defaultPromptName] ?? '' : '';
 }
+
+/**
+ * What replaces an empty text: "Null" for decoders, as QZhou's embedder.py does (an empty Qwen input would
+ * have no token to pool); encoders keep "" ([CLS] [SEP]), as sentence-transformers. Inference and training
+ * share this rule.
+ */
+export function defaultEmptyText(family: 'decoder' | 'encoder'): string | null {
+  return family === 'decoder' ? 'Null' : null;
+}

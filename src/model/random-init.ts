@@ -15,6 +15,7 @@ import { saveCheckpoint } from './save.js';
 import { TOKENIZER_FILES } from './tokenizer.js';
 import type { WeightRequest } from './weights.js';
 import type { PoolingMode } from './sentence-transformers.js';
+import { Rng, mix32 } from '../util/random.js';
 
 /** The tensors a model needs (canonical names, no `model.`/`bert.` prefix) with their shapes. */
 export function modelWeightRequests(config: ModelConfig): WeightRequest[] {
@@ -111,36 +112,22 @@ export async function writeRandomCheckpoint(dir: string, opts: WriteRandomCheckp
 }
 
 /**
- * Seeded standard normals for one tensor: xoshiro128** seeded from (seed, name) through SplitMix32,
- * Box–Muller with both values used. Deterministic across platforms (integer ops and Math.log/cos/sin
- * of doubles, rounded to f32).
+ * Seeded standard normals for one tensor: xoshiro128** (src/util/random.ts) seeded from (seed, name),
+ * uniforms in (0, 1), Box–Muller with both values used. Deterministic across platforms (integer ops and
+ * Math.log/cos/sin of doubles, rounded to f32).
  */
 class NormalStream {
-  private s = new Uint32Array(4);
+  private readonly rng: Rng;
 
   constructor(seed: number, name: string) {
     let h = mix32(seed >>> 0);
     for (let i = 0; i < name.length; i++) h = mix32((h ^ name.charCodeAt(i)) >>> 0);
-    for (let i = 0; i < 4; i++) this.s[i] = h = mix32(h + i);
-    if ((this.s[0]! | this.s[1]! | this.s[2]! | this.s[3]!) === 0) this.s[0] = 1;
+    this.rng = new Rng(h);
   }
 
-  private u32(): number {
-    const s = this.s;
-    const r = Math.imul(rotl(Math.imul(s[1]!, 5), 7), 9) >>> 0;
-    const t = s[1]! << 9;
-    s[2]! ^= s[0]!;
-    s[3]! ^= s[1]!;
-    s[1]! ^= s[2]!;
-    s[0]! ^= s[3]!;
-    s[2]! ^= t;
-    s[3] = rotl(s[3]!, 11);
-    return r;
-  }
-
-  /** Uniform in (0, 1). */
+  /** Uniform in (0, 1): 53 bits, offset by half a step so that log() never sees 0. */
   private uniform(): number {
-    return ((this.u32() >>> 5) * 67108864 + (this.u32() >>> 6) + 0.5) / 9007199254740992;
+    return ((this.rng.nextUint32() >>> 5) * 67108864 + (this.rng.nextUint32() >>> 6) + 0.5) / 9007199254740992;
   }
 
   fill(out: Float32Array, std: number): void {
@@ -151,15 +138,4 @@ class NormalStream {
       if (i + 1 < out.length) out[i + 1] = r * Math.sin(a);
     }
   }
-}
-
-function mix32(x: number): number {
-  x = (x + 0x9e3779b9) | 0;
-  x = Math.imul(x ^ (x >>> 16), 0x85ebca6b);
-  x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35);
-  return (x ^ (x >>> 16)) >>> 0;
-}
-
-function rotl(x: number, k: number): number {
-  return ((x << k) | (x >>> (32 - k))) >>> 0;
 }

@@ -2,13 +2,14 @@
 // sentence-transformers metadata (modules.json, 1_Pooling/config.json, config_sentence_transformers.json,
 // sentence_bert_config.json) — so that transformers and sentence-transformers load it. The folder appears
 // whole or not at all: everything is written to a temporary sibling folder that is then renamed.
-import { copyFile, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { type TensorToWrite, type SafetensorsDtype, writeSafetensorsSharded, DTYPE_BYTES, numel } from './safetensors.js';
 import type { SafetensorsCheckpoint } from './safetensors.js';
 import type { PoolingMode } from './sentence-transformers.js';
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from '../graph/dtype.js';
+import { replaceDir } from '../util/atomic-file.js';
 
 export interface SentenceTransformersSave {
   pooling: PoolingMode;
@@ -111,15 +112,7 @@ export async function saveCheckpoint(outDir: string, opts: SaveCheckpointOptions
         similarity_fn_name: st.similarityFnName ?? 'cosine',
       }));
     }
-    if (await isNonEmptyDir(outDir)) {
-      const old = `${tmp}.old`;
-      await rename(outDir, old);
-      await rename(tmp, outDir);
-      await rm(old, { recursive: true, force: true });
-    } else {
-      await rm(outDir, { recursive: true, force: true });
-      await rename(tmp, outDir);
-    }
+    await replaceDir(tmp, outDir);
   } catch (e) {
     await rm(tmp, { recursive: true, force: true });
     throw e;

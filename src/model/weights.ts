@@ -222,7 +222,8 @@ export async function prepareWeights(ckpt: SafetensorsCheckpoint, requests: read
     v: STORE_VERSION, blockSize,
     files: files.map((f) => {
       const st = statSync(f);
-      return [realpathSync(f), st.size, st.mtimeMs];
+      // The inode too: a replaced file with the same size and mtime (cp -p, rsync -a) is a different file.
+      return [realpathSync(f), st.dev, st.ino, st.size, st.mtimeMs];
     }),
     items: toConvert.map((p) => [p.entry.file, p.entry.offset, p.entry.dtype, p.entry.shape, p.how, p.target, p.bits ?? 0]),
   });

@@ -1,7 +1,12 @@
 // A lock file that keeps two runs from appending to the same output or cache. It records the
-// owner's pid and host; a lock left behind by a killed process (same host, pid gone) is taken over.
-import { openSync, writeSync, closeSync, readFileSync, unlinkSync } from 'node:fs';
+// owner's pid and host; a lock left behind by a killed process (same host, pid gone) is taken over, and
+// so is one that has stayed empty for a while (a crash between creating and writing it), but not a fresh
+// empty one: another process is between its create and its write.
+import { openSync, writeSync, closeSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
+
+/** How long a lock file may stay empty or unreadable before it counts as left behind by a crash. */
+const UNREADABLE_GRACE_MS = 10_000;
 
 function alive(pid: number): boolean {
   try {
@@ -39,10 +44,13 @@ export function acquireLock(lockPath: string, what: string): () => void {
       try {
         owner = JSON.parse(readFileSync(lockPath, 'utf8')) as typeof owner;
       } catch {
-        // unreadable lock: treat as stale below only if it is empty/garbage
+        // empty or garbage: a taker between its create and its write, or the remains of a crash
       }
-      const stale = owner.pid === undefined || (owner.host === me.host && !alive(owner.pid));
-      if (!stale) {
+      if (owner.pid === undefined) {
+        // Only a lock that has stayed unreadable for a while is abandoned; a fresh one is being written.
+        const age = Date.now() - (statSync(lockPath, { throwIfNoEntry: false })?.mtimeMs ?? 0);
+        if (age < UNREADABLE_GRACE_MS) throw new Error(`${what} is being locked by another process (lock file ${lockPath}); try again, or delete the lock file if no qzhou process is running`);
+      } else if (owner.host !== me.host || alive(owner.pid)) {
         throw new Error(`${what} is in use by process ${owner.pid} on ${owner.host} (lock file ${lockPath}); if that process is not running, delete the lock file`);
       }
       try {

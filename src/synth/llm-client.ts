@@ -3,7 +3,7 @@
 // an answer cache, a concurrency limit, requests/min and tokens/min budgets, retries with
 // exponential backoff and full jitter on 429/5xx/timeouts/dropped connections (honouring
 // Retry-After), a per-request timeout, and token/cost accounting.
-import { backoffDelay, parseRetryAfter } from './backoff.js';
+import { backoffDelay, parseRetryAfter } from '../util/backoff.js';
 import { Semaphore, TokenBucket, systemClock, type Clock } from './rate-limiter.js';
 import { requestKey, type ResponseCache } from './response-cache.js';
 import { estimateChatTokens, estimateTokens } from './token-estimate.js';

@@ -14,8 +14,8 @@ import { EmbeddingFile } from './embedding-store.js';
 import { acquireLock } from './file-lock.js';
 import { countRows, readRows } from './record-reader.js';
 import { DataError, parseRecord, type CanonicalRecord, type RetrievalRecord } from './records.js';
-import { sampleIndices, seededRandom } from './seeded-random.js';
 import { writeFileAtomicSync } from '../util/atomic-file.js';
+import { Rng, deriveSeed } from '../data/rng.js';
 
 export type DropReason = 'existing' | 'relative_margin' | 'absolute_margin' | 'max_score' | 'min_score';
 const DROP_REASONS: readonly DropReason[] = ['existing', 'relative_margin', 'absolute_margin', 'max_score', 'min_score'];
@@ -284,7 +284,7 @@ export class NegativeMiner {
         }
         const chosen = s.sampling === 'top'
           ? pool.slice(0, s.numNegatives)
-          : sampleIndices(pool.length, s.numNegatives, seededRandom(`${s.seed}:${w.ordinal}`)).sort((a, b) => a - b).map((j) => pool[j]!);
+          : new Rng(deriveSeed(s.seed, w.ordinal)).sample(pool.length, s.numNegatives).sort((a, b) => a - b).map((j) => pool[j]!);
         const mined = chosen.map((c) => this.corpus.texts[c.doc]!);
         const info: MiningInfo = {
           model: this.embedder.id,

@@ -4,7 +4,7 @@
 // an output tail whose journal line is missing; `loadResumeState` drops that tail, and the item
 // is redone (from the answer cache, so nothing is paid twice).
 import { statSync } from 'node:fs';
-import { HashSet64, hash64 } from '../data/hashset.js';
+import { HashSet64 } from '../data/hashset.js';
 import { readLines, repairTornTail, truncateFile } from './append-log.js';
 import type { CanonicalRecord } from './records.js';
 
@@ -45,23 +45,6 @@ export function emptyUsage(): ItemUsage {
   return { prompt_tokens: 0, completion_tokens: 0, cached_prompt_tokens: 0, cached_completion_tokens: 0, answers: 0, cached_answers: 0 };
 }
 
-/** Set of 64-bit hashes of strings (ids, dedup keys): ~16 bytes per entry, no object per key. */
-export class StringHashSet {
-  private readonly set = new HashSet64();
-  get size(): number {
-    return this.set.size;
-  }
-  /** Adds `s`; false when it was already there. */
-  add(s: string): boolean {
-    const [hi, lo] = hash64(s);
-    return this.set.add(hi, lo);
-  }
-  has(s: string): boolean {
-    const [hi, lo] = hash64(s);
-    return this.set.has(hi, lo);
-  }
-}
-
 /** Running totals over journal entries (all runs), for the summary. */
 export class JournalTotals {
   readonly items: Record<ItemStatus, number> & { finished: number } = { ok: 0, partial: 0, exhausted: 0, rejected: 0, skipped: 0, finished: 0 };
@@ -87,10 +70,10 @@ export class JournalTotals {
 
 export interface ResumeState {
   /** Ids of finished items. */
-  done: StringHashSet;
+  done: HashSet64;
   totals: JournalTotals;
   /** Cross-item dedup keys of the outputs already written. */
-  dedupKeys: StringHashSet;
+  dedupKeys: HashSet64;
   outputLines: number;
   /** Bytes of uncommitted output dropped (torn line and/or outputs of an item with no journal line). */
   droppedBytes: number;
@@ -105,7 +88,7 @@ function sourceIdOfOutput(rec: unknown): string | undefined {
 /** Reads the journal and output left by earlier runs and repairs their tails. */
 export async function loadResumeState(outputPath: string, journalPath: string, outputKeys: (r: CanonicalRecord) => string[]): Promise<ResumeState> {
   let droppedBytes = (await repairTornTail(journalPath)) + (await repairTornTail(outputPath));
-  const done = new StringHashSet();
+  const done = new HashSet64();
   const totals = new JournalTotals();
   let pendingBad: { line: number; offset: number; error: string } | null = null;
   for await (const { text, line, offset } of readLines(journalPath)) {
@@ -113,7 +96,7 @@ export async function loadResumeState(outputPath: string, journalPath: string, o
     try {
       const e = JSON.parse(text) as JournalEntry;
       if (typeof e.id !== 'string') throw new Error('no "id"');
-      if (done.add(e.id)) totals.add(e);
+      if (done.addString(e.id)) totals.add(e);
     } catch (err) {
       pendingBad = { line, offset, error: (err as Error).message };
     }
@@ -123,7 +106,7 @@ export async function loadResumeState(outputPath: string, journalPath: string, o
     await truncateFile(journalPath, pendingBad.offset);
   }
 
-  const dedupKeys = new StringHashSet();
+  const dedupKeys = new HashSet64();
   let orphanAt: { offset: number; line: number } | null = null;
   let outputLines = 0;
   let droppedLines = 0;
@@ -139,7 +122,7 @@ export async function loadResumeState(outputPath: string, journalPath: string, o
     }
     const id = sourceIdOfOutput(rec);
     if (id === undefined) throw new Error(`${outputPath}:${line}: provenance.source_id: missing (this file was not written by qzhou synth)`);
-    if (!done.has(id)) {
+    if (!done.hasString(id)) {
       orphanAt ??= { offset, line };
       droppedLines++;
       continue;
@@ -148,7 +131,7 @@ export async function loadResumeState(outputPath: string, journalPath: string, o
       throw new Error(`${outputPath}:${line}: output of a finished item follows uncommitted output (line ${orphanAt.line}); the file is damaged`);
     }
     outputLines++;
-    for (const k of outputKeys(rec as CanonicalRecord)) dedupKeys.add(k);
+    for (const k of outputKeys(rec as CanonicalRecord)) dedupKeys.addString(k);
   }
   const cut = orphanAt?.offset ?? lastBad?.offset;
   if (lastBad) droppedLines++;

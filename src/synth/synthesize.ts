@@ -15,9 +15,10 @@ import { renderTemplate } from './prompts.js';
 import { countRows, readRows } from './record-reader.js';
 import { DataError, parseRecord, sourceIdOf, type CanonicalRecord } from './records.js';
 import { ResponseCache, readCacheKeys } from './response-cache.js';
-import { emptyUsage, loadResumeState, StringHashSet, type ItemStatus, type ItemUsage, type JournalEntry, type JournalTotals } from './synth-journal.js';
+import { emptyUsage, loadResumeState, type ItemStatus, type ItemUsage, type JournalEntry, type JournalTotals } from './synth-journal.js';
 import { estimateChatTokens } from './token-estimate.js';
 import { writeFileAtomicSync } from '../util/atomic-file.js';
+import { HashSet64 } from '../data/hashset.js';
 
 /** Outputs per source item by default. */
 export const DEFAULT_N: Readonly<Record<GeneratorName, number>> = { paraphrase: 2, augment: 2, 'hard-negative': 4 };
@@ -194,7 +195,7 @@ function evaluateAnswer(
   accepted: AcceptedCandidate[],
   need: number,
   attempt: number,
-  globalKeys: StringHashSet,
+  globalKeys: HashSet64,
 ): Rejection[] {
   if (answer.finishReason === 'content_filter') return [{ reason: 'content_filter', message: 'the answer was blocked by the content filter' }];
   const parsed = parseJsonAnswer(answer.content);
@@ -229,11 +230,11 @@ function evaluateAnswer(
       continue;
     }
     const keys = plan.globalKeys(candidate);
-    if (keys.some((k) => globalKeys.has(k))) {
+    if (keys.some((k) => globalKeys.hasString(k))) {
       rejections.push({ reason: 'duplicate', message: 'an item repeats an output that already exists; write something new' });
       continue;
     }
-    for (const k of keys) globalKeys.add(k);
+    for (const k of keys) globalKeys.addString(k);
     accepted.push({ candidate, attempt });
   }
   return rejections;
@@ -256,7 +257,7 @@ async function runItem(
   builder: RequestBuilder,
   n: number,
   maxTries: number,
-  globalKeys: StringHashSet,
+  globalKeys: HashSet64,
 ): Promise<ItemResult> {
   const accepted: AcceptedCandidate[] = [];
   const rejections: Record<string, number> = {};
@@ -344,7 +345,7 @@ export async function synthesize(opts: SynthesizeOptions): Promise<SynthesisSumm
     let fatal: unknown = null;
     let stopping = false;
     // Ids seen in this run (finished before, scheduled, or skipped): tells duplicate input rows apart.
-    const seenIds = new StringHashSet();
+    const seenIds = new HashSet64();
     const { done, totals } = state;
 
     // (output lines, journal line) pairs are committed strictly one item after another.
@@ -353,7 +354,7 @@ export async function synthesize(opts: SynthesizeOptions): Promise<SynthesisSumm
       const run = commitChain.then(async () => {
         if (records.length > 0) await out!.append(records.map((r) => `${JSON.stringify(r)}\n`).join(''));
         await journal!.append(`${JSON.stringify(entry)}\n`);
-        done.add(entry.id);
+        done.addString(entry.id);
         totals.add(entry);
         outputs += records.length;
         thisRun[entry.status]++;
@@ -382,7 +383,7 @@ export async function synthesize(opts: SynthesizeOptions): Promise<SynthesisSumm
       const badRows: DataError[] = [];
       const skipBad = async (e: DataError) => {
         const id = `invalid:${e.file}:${e.line}`;
-        if (!done.has(id)) await commit(skipEntry(id, 'invalid_record'), []);
+        if (!done.hasString(id)) await commit(skipEntry(id, 'invalid_record'), []);
         log(`skipped: ${e.message}`);
       };
       for await (const row of readRows(opts.input, opts.skipInvalid ? (e) => badRows.push(e) : undefined)) {
@@ -398,15 +399,15 @@ export async function synthesize(opts: SynthesizeOptions): Promise<SynthesisSumm
           continue;
         }
         const id = sourceIdOf(record);
-        if (scheduled >= limit && !done.has(id)) {
+        if (scheduled >= limit && !done.hasString(id)) {
           limitHit = true;
           return;
         }
-        if (!seenIds.add(id)) {
+        if (!seenIds.addString(id)) {
           duplicateInputs++;
           continue;
         }
-        if (done.has(id)) {
+        if (done.hasString(id)) {
           resumed++;
           continue;
         }
@@ -578,19 +579,19 @@ export async function planSynthesis(opts: SynthesizeOptions & { show?: number })
   const paths = synthPaths(opts.output, opts.cachePath);
   const keyer = new LlmClient({ ...opts.llm });
   const cachedKeys = paths.cache && existsSync(paths.cache) ? await readCacheKeys(paths.cache) : new Set<string>();
-  const doneIds = new StringHashSet();
+  const doneIds = new HashSet64();
   if (existsSync(paths.journal)) {
     const { readLines } = await import('./append-log.js');
     for await (const { text } of readLines(paths.journal)) {
       try {
-        doneIds.add((JSON.parse(text) as JournalEntry).id);
+        doneIds.addString((JSON.parse(text) as JournalEntry).id);
       } catch {
         // torn line: the item is not done
       }
     }
   }
   const show = opts.show ?? 3;
-  const seen = new StringHashSet();
+  const seen = new HashSet64();
   const plan: SynthesisPlan = {
     generator: opts.generator, model: opts.llm.model, items: 0, alreadyDone: 0, unsupported: 0, duplicates: 0,
     cachedRequests: 0, promptTokens: 0, completionTokens: 0, costUsd: 0, samples: [],
@@ -606,11 +607,11 @@ export async function planSynthesis(opts: SynthesizeOptions & { show?: number })
       throw e;
     }
     const id = sourceIdOf(record);
-    if (doneIds.has(id)) {
+    if (doneIds.hasString(id)) {
       plan.alreadyDone++;
       continue;
     }
-    if (!seen.add(id)) {
+    if (!seen.addString(id)) {
       plan.duplicates++;
       continue;
     }

@@ -6,7 +6,7 @@
 import { promises as fsp } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../util/atomic-file.js';
+import { replaceDir, writeFileAtomic } from '../util/atomic-file.js';
 import type { AdamW } from './optimizer.js';
 
 export const TRAINER_STATE_FILE = 'trainer_state.json';
@@ -63,15 +63,8 @@ export async function saveCheckpoint(opts: SaveCheckpointOptions): Promise<strin
     const full: TrainerState = { format: FORMAT, version: VERSION, ...state, time: new Date().toISOString() };
     await writeFileAtomic(join(tmp, TRAINER_STATE_FILE), `${JSON.stringify(full, null, 1)}\n`);
     await syncDir(tmp);
-    // rename() cannot replace a non-empty folder: move an old one aside first.
-    let aside: string | undefined;
-    if (await exists(final)) {
-      aside = join(stageDir, `.${name}.old-${process.pid}-${randomBytes(4).toString('hex')}`);
-      await fsp.rename(final, aside);
-    }
-    await fsp.rename(tmp, final);
+    await replaceDir(tmp, final); // re-saving a step replaces its folder
     await syncDir(stageDir);
-    if (aside) await fsp.rm(aside, { recursive: true, force: true });
   } catch (e) {
     await fsp.rm(tmp, { recursive: true, force: true });
     throw e;
@@ -171,15 +164,6 @@ export async function removeStaleCheckpointTemps(output: string): Promise<number
     }
   }
   return removed;
-}
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await fsp.access(p);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function syncDir(dir: string): Promise<void> {

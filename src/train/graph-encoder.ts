@@ -21,7 +21,7 @@
 import { availableParallelism } from 'node:os';
 import { readdirSync } from 'node:fs';
 import { Runtime, buildVjp, gradName, hostTensor, type Graph, type GraphSession, type HostTensor, type Value } from '../graph/index.js';
-import { type ModelConfig, decoderAttention } from '../model/config.js';
+import { type ModelConfig, configForSave } from '../model/config.js';
 import { buildDecoderGraph } from '../model/qwen2.js';
 import { buildEncoderGraph } from '../model/bert.js';
 import { modelWeightRequests, tokenEmbeddingName } from '../model/random-init.js';
@@ -31,6 +31,7 @@ import type { PoolingMode, SentenceTransformersConfig } from '../model/sentence-
 import type { HfTokenizer } from '../model/tokenizer.js';
 import { PreparedWeights, type PreparedWeight, type WeightRequest } from '../model/weights.js';
 import type { TextKind } from '../model/embedder.js';
+import { defaultEmptyText } from '../model/prompts.js';
 import type { LoraConfig } from './config.js';
 import type { EncodeContext, TrainableEncoder } from './gradcache.js';
 import { LoraAdapters } from './lora.js';
@@ -231,7 +232,7 @@ export class GraphEncoder implements TrainableEncoder<string> {
 
   private prepare(text: string): string {
     if (typeof text !== 'string') throw new TypeError(`texts must be strings, got ${typeof text}`);
-    const empty = this.o.emptyText !== undefined ? this.o.emptyText : this.config.family === 'decoder' ? 'Null' : null;
+    const empty = this.o.emptyText !== undefined ? this.o.emptyText : defaultEmptyText(this.config.family);
     const t = text === '' && empty !== null ? empty : text;
     return this.o.lowercase ? t.toLowerCase() : t;
   }
@@ -414,8 +415,7 @@ export class GraphEncoder implements TrainableEncoder<string> {
    */
   async save(dir: string, opts: { overwrite?: boolean; dtype?: 'F32' | 'F16' | 'BF16'; maxShardBytes?: number } = {}): Promise<void> {
     const c = this.config;
-    const raw: Record<string, unknown> = { ...c.raw };
-    if (c.family === 'decoder' && decoderAttention(c.raw).attention !== c.attention) raw.is_causal = c.attention === 'causal';
+    const raw = configForSave(c);
     const tensors: TensorToWrite[] = [];
     const mode = this.o.mode;
     for (const r of this.requests) {

@@ -34,6 +34,7 @@ export async function openModelSource(spec: ModelSpec): Promise<ModelSource> {
   const opts = { attention: spec.attention };
   if (spec.path) {
     const st = await loadSentenceTransformersConfig(spec.path);
+    checkTrainable(spec.path, st);
     const dir = st?.transformerPath ? join(spec.path, st.transformerPath) : spec.path;
     const config = await loadModelConfig(dir, opts);
     const tokenizer = await HfTokenizer.load(dir, { modelType: config.modelType });
@@ -61,6 +62,21 @@ export async function openModelSource(spec: ModelSpec): Promise<ModelSource> {
     config, tokenizer, tokenizerDir: init.tokenizer, checkpointDir: undefined, sentenceTransformers: undefined,
     pooling: spec.pooling ? poolingOf(spec.pooling) : 'mean', extraFiles: [], requests: modelWeightRequests(config), prefixes: [''],
   };
+}
+
+/**
+ * sentence-transformers pipelines the training graph (Transformer → pooling → L2 norm) does not reproduce
+ * are refused, rather than trained and saved as a different model.
+ */
+function checkTrainable(dir: string, st: SentenceTransformersConfig | undefined): void {
+  if (!st) return;
+  const modules = join(dir, 'modules.json');
+  if (st.dense.length) {
+    throw new Error(`${modules}: Dense modules after pooling (${st.dense.map((d) => d.path).join(', ')}) are not part of qzhou's training graph; training would drop them and change the embeddings`);
+  }
+  if (!st.includePrompt) {
+    throw new Error(`${modules}: the Pooling module has include_prompt: false, which qzhou train does not support (training pools every token of a text, its instruction included)`);
+  }
 }
 
 function poolingOf(p: 'mean' | 'cls' | 'last'): PoolingMode {

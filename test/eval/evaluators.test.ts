@@ -6,7 +6,7 @@ import { evaluateSts } from '../../src/eval/evaluators/sts.js';
 import { evaluateSummarization } from '../../src/eval/evaluators/summarization.js';
 import { evaluateReranking } from '../../src/eval/evaluators/reranking.js';
 import { evaluateRetrieval } from '../../src/eval/evaluators/retrieval.js';
-import { evaluateClassification, undersamplingPlan } from '../../src/eval/evaluators/classification.js';
+import { evaluateClassification, hardPredictionAp, undersamplingPlan } from '../../src/eval/evaluators/classification.js';
 import { evaluateFastClustering, evaluateLegacyClustering } from '../../src/eval/evaluators/clustering.js';
 import { pairedCosine, pairedEuclidean, pairedManhattan } from '../../src/eval/paired.js';
 import { PythonRandom } from '../../src/eval/rng.js';
@@ -181,6 +181,17 @@ test('classification evaluator: accuracy/F1 per experiment and averaged; ap keys
     { samplesPerLabel: 4, nExperiments: 1 },
   );
   assert.ok(!('ap' in three), '!(\'ap\' in three)');
+});
+
+test('classification ap: sklearn average_precision_score(y_test, y_pred): the larger label is positive, predictions are the scores', () => {
+  // {0, 1}: positive 1. Scores = predictions: t=1 → rows 0, 2 (TP 1: P 1/2, R 1/2); t=0 → all (P 1/2, R 1) → AP 1/2.
+  close(hardPredictionAp([1, 0, 0, 1], [1, 1, 0, 0]), 0.5);
+  // {1, 2}: label_binarize makes 2 the positive class, scored by the predicted label values.
+  // Truth [2,2,2,1], predictions [2,2,1,1]: t=2 → TP 2 of 2 (P 1, R 2/3); t=1 → TP 3 of 4 (P 3/4, R 1) → 2/3 + 1/4.
+  close(hardPredictionAp([2, 2, 2, 1], [2, 2, 1, 1]), 2 / 3 + 1 / 4);
+  // Text labels: the larger one is positive, a prediction of it scores 1.
+  close(hardPredictionAp(['pos', 'pos', 'pos', 'neg'], ['pos', 'pos', 'neg', 'neg']), 2 / 3 + 1 / 4);
+  close(hardPredictionAp(['neg', 'neg', 'neg', 'pos'], ['neg', 'neg', 'pos', 'pos']), 0.5);
 });
 
 test('fast clustering: Python Random(42) picks the documents, one v-measure list per label level', async () => {

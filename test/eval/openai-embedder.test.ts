@@ -97,6 +97,19 @@ test('429 and 503 are retried (Retry-After honoured, else exponential backoff); 
   }
 });
 
+test('after a batch fails for good, no further batches are sent', async () => {
+  const srv = await startServer([{ status: 400, body: '{"error":{"message":"bad input"}}' }]);
+  try {
+    const e = await OpenAIEmbedder.create({ url: srv.url, dim: 3, batchSize: 1, concurrency: 2, sleep: async () => {} });
+    await assert.rejects(e.embed(['t1', 't2', 't3', 't4', 't5', 't6', 't7', 't8']), /HTTP 400: bad input/);
+    await new Promise((r) => setTimeout(r, 100)); // let a still-running worker show itself
+    // The failed batch and at most the one the other worker had in flight.
+    assert.ok(srv.seen.length <= 2, `${srv.seen.length} requests sent`);
+  } finally {
+    await srv.close();
+  }
+});
+
 test('an unreachable endpoint fails after the retries with a clear message', async () => {
   const srv = await startServer();
   const url = srv.url;

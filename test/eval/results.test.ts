@@ -2,14 +2,15 @@
 // files; the benchmark means reproduce QZhou's published numbers from its per-task scores.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bordaRanks, summarizeBenchmark } from '../../src/eval/aggregate.js';
 import { getBenchmark } from '../../src/eval/benchmarks.js';
 import { formatBenchmarkSummary } from '../../src/eval/table.js';
-import { parsePythonJson, pythonJson, readResultsFolder, taskResult, writeTaskResult, type TaskResultJson } from '../../src/eval/results.js';
+import { parsePythonJson, pythonJson, readResultsFolder, readTaskResult, taskResult, writeTaskResult, type TaskResultJson } from '../../src/eval/results.js';
+import { evaluate } from '../../src/eval/run.js';
 import { getTask, listTasks } from '../../src/eval/tasks.js';
-import { tempDir } from './helpers.js';
+import { HashingEmbedder, tempDir } from './helpers.js';
 
 const FIXTURES = new URL('./fixtures/', import.meta.url).pathname;
 
@@ -133,4 +134,36 @@ test('Borda rank: n − rank per task with averaged ties, summed; tied totals sh
   );
   // t1: A and B tie for ranks 1–2 (1.5 each) → 1.5 points; C rank 3 → 0. t2: B 2, C 1, A 0.
   assert.deepEqual(Object.fromEntries(r), { A: { points: 1.5, rank: 2 }, B: { points: 3.5, rank: 1 }, C: { points: 1, rank: 3 } });
+});
+
+test('evaluating a task split by split keeps the splits scored before; a rerun only scores what is missing', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const task = join(dir, 'pairs');
+    mkdirSync(task);
+    writeFileSync(join(task, 'task.json'), JSON.stringify({ type: 'STS', evalSplits: ['validation', 'test'] }));
+    const rows = (k: number) => Array.from({ length: 12 }, (_, i) => JSON.stringify({ sentence1: `a cat sat ${i}`, sentence2: `a ${i % (2 + k) ? 'dog' : 'cat'} sat ${i}`, score: (i * 7 + k) % 5 })).join('\n');
+    writeFileSync(join(task, 'validation.jsonl'), rows(1));
+    writeFileSync(join(task, 'test.jsonl'), rows(2));
+    const embedder = new HashingEmbedder(64);
+    const opts = { model: embedder, tasks: [task], outputDir: join(dir, 'out'), modelName: 'm', cacheDir: false as const };
+    const val = await evaluate({ ...opts, splits: ['validation'] });
+    const file = val.outcomes[0]!.path!;
+    const first = readTaskResult(file).scores.validation!;
+    const before = embedder.texts;
+    const test = await evaluate({ ...opts, splits: ['test'] });
+    const merged = readTaskResult(file);
+    assert.deepEqual(Object.keys(merged.scores), ['validation', 'test']);
+    assert.deepEqual(merged.scores.validation, first, 'the earlier split is kept as written');
+    assert.deepEqual(test.outcomes[0]!.result.scores, merged.scores);
+    assert.equal(embedder.texts - before, 24, 'only the test split was embedded');
+    // Both splits requested, both in the file: nothing left to do.
+    const texts = embedder.texts;
+    const again = await evaluate(opts);
+    assert.equal(again.outcomes[0]!.skipped, true);
+    assert.equal(embedder.texts, texts, 'nothing re-embedded');
+    assert.deepEqual(again.rows.map((r) => [r.split, r.score]), [['validation', first[0]!.main_score], ['test', merged.scores.test![0]!.main_score]]);
+  } finally {
+    cleanup();
+  }
 });

@@ -22,7 +22,8 @@ for (const axis of [0, 1]) {
       const d = axis === 0 ? dy[i * H + h]! : dy[h * N + i]!;
       ref[axis === 0 ? v * H + h : h * V + v] += d;
     }
-    const session = await new Runtime({ threads: 2 }).session(vjp);
+    const rt = new Runtime({ threads: 2 });
+    const session = await rt.session(vjp);
     const feeds = {
       table: hostTensor('f32', new Float32Array(V * H), shape),
       ids: hostTensor('i64', idx, [N]),
@@ -34,5 +35,6 @@ for (const axis of [0, 1]) {
       for (let k = 0; k < ref.length; k++) worst = Math.max(worst, Math.abs(got[k]! - ref[k]!));
       assert.ok(worst < 1e-3, `run ${run}: max |error| ${worst} (sums of ~80 terms in float32 should agree to 1e-4)`);
     }
+    await rt.releaseAll();
   });
 }

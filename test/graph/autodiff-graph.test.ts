@@ -119,25 +119,29 @@ test('one VJP session serves several batch sizes (symbolic dims), matching gradi
   g.output(x.matmul(w).add(b), 'y');
   const s = await new Runtime({ threads: 1 }).session(buildVjp(g, { output: 'y', inputGrads: ['x'] }));
   const W = rand(6, 3);
-  for (const n of [2, 5]) {
-    const X = rand(n * 3, n);
-    const C = rand(n * 2, 10 + n);
-    const out = await s.run({ x: hostTensor('f32', X, [n, 3]), w: hostTensor('f32', W, [3, 2]), b: hostTensor('f32', rand(2, 4), [2]), 'grad:y': hostTensor('f32', C, [n, 2]) });
-    const dW = new Float64Array(6);
-    const db = new Float64Array(2);
-    const dx = new Float64Array(n * 3);
-    for (let i = 0; i < n; i++) for (let j = 0; j < 2; j++) {
-      db[j]! += C[i * 2 + j]!;
-      for (let k = 0; k < 3; k++) {
-        dW[k * 2 + j]! += X[i * 3 + k]! * C[i * 2 + j]!;
-        dx[i * 3 + k]! += C[i * 2 + j]! * W[k * 2 + j]!;
+  try {
+    for (const n of [2, 5]) {
+      const X = rand(n * 3, n);
+      const C = rand(n * 2, 10 + n);
+      const out = await s.run({ x: hostTensor('f32', X, [n, 3]), w: hostTensor('f32', W, [3, 2]), b: hostTensor('f32', rand(2, 4), [2]), 'grad:y': hostTensor('f32', C, [n, 2]) });
+      const dW = new Float64Array(6);
+      const db = new Float64Array(2);
+      const dx = new Float64Array(n * 3);
+      for (let i = 0; i < n; i++) for (let j = 0; j < 2; j++) {
+        db[j]! += C[i * 2 + j]!;
+        for (let k = 0; k < 3; k++) {
+          dW[k * 2 + j]! += X[i * 3 + k]! * C[i * 2 + j]!;
+          dx[i * 3 + k]! += C[i * 2 + j]! * W[k * 2 + j]!;
+        }
       }
+      const close = (got: Float32Array, want: Float64Array, what: string) => want.forEach((v, i) => assert.ok(Math.abs(got[i]! - v) < 1e-5, `batch ${n} ${what}[${i}]: ${got[i]} vs ${v}`));
+      close(out['grad:w']!.data as Float32Array, dW, 'dW');
+      close(out['grad:b']!.data as Float32Array, db, 'db');
+      close(out['grad:x']!.data as Float32Array, dx, 'dx');
+      assert.deepEqual(out['grad:x']!.dims, [n, 3]);
     }
-    const close = (got: Float32Array, want: Float64Array, what: string) => want.forEach((v, i) => assert.ok(Math.abs(got[i]! - v) < 1e-5, `batch ${n} ${what}[${i}]: ${got[i]} vs ${v}`));
-    close(out['grad:w']!.data as Float32Array, dW, 'dW');
-    close(out['grad:b']!.data as Float32Array, db, 'db');
-    close(out['grad:x']!.data as Float32Array, dx, 'dx');
-    assert.deepEqual(out['grad:x']!.dims, [n, 3]);
+  } finally {
+    await s.release();
   }
 });
 

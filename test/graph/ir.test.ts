@@ -15,6 +15,10 @@ test('shape inference follows ONNX broadcasting and matmul rules with symbolic d
   assert.deepEqual(scores.shape, ['batch', 4, 'seq', 'seq']);
   assert.deepEqual(scores.reduceSum([-1], false).shape, ['batch', 4, 'seq']);
   assert.deepEqual(scores.reduceMean([1, 2]).shape, ['batch', 1, 1, 'seq']);
+  // ReduceSum with empty axes: every axis, unless noop_with_empty_axes makes it the identity.
+  assert.deepEqual(g.op1('ReduceSum', [scores, g.constI64([])], { keepdims: 0 }).shape, []);
+  assert.deepEqual(g.op1('ReduceSum', [scores, g.constI64([])], { keepdims: 0, noop_with_empty_axes: 1 }).shape, ['batch', 4, 'seq', 'seq']);
+  assert.deepEqual(g.op1('ReduceSum', [scores], { keepdims: 1, noop_with_empty_axes: 1 }).shape, ['batch', 4, 'seq', 'seq']);
   const flat = h.reshape([0, 0, -1]).shape; // seq·8 has no name: a wildcard dim
   assert.deepEqual(flat.slice(0, 2), ['batch', 4]);
   assert.match(String(flat[2]), /^\?/);
@@ -31,6 +35,11 @@ test('shape inference follows ONNX broadcasting and matmul rules with symbolic d
   const ids = g.input('ids', 'i64', ['batch', 'seq']);
   assert.deepEqual(w.gather(ids).shape, ['batch', 'seq', 32]);
   assert.equal(x.less(0).dtype, 'bool');
+  // Whole numbers become int attributes, except the attributes ONNX defines as floats.
+  const gemm = g.op1('Gemm', [w, w.transpose()], { alpha: 2, transB: 0 });
+  assert.deepEqual([gemm.producer!.attrs.alpha, gemm.producer!.attrs.transB], [{ kind: 'float', value: 2 }, { kind: 'int', value: 0 }]);
+  const mha = g.op1('MultiHeadAttention', [x, x, x], { num_heads: 4, mask_filter_value: -10000 }, { domain: 'com.microsoft', output: { dtype: 'f32', shape: x.shape } });
+  assert.deepEqual([mha.producer!.attrs.num_heads!.kind, mha.producer!.attrs.mask_filter_value!.kind], ['int', 'float']);
 });
 
 test('build-time errors name the node and both shapes', () => {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, readdirSync, readFileSync, renameSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Graph, Runtime, DeviceUnavailableError, checkDevice, hostTensor, serializeGraph } from '../../src/graph/index.js';
@@ -84,4 +84,71 @@ test('unavailable devices fail with a reason; unfed inputs are named', async () 
   g.output(a.neg(), 'y');
   const s = await Runtime.get('cpu').session(g);
   await assert.rejects(s.run({ a: hostTensor('f32', new Float32Array([1]), [1]) }), /graph input "b" was not fed/);
+});
+
+test('a replaced weights file (new inode, same size and mtime) is read anew, never through the old link', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'qz-rt-relink-'));
+  try {
+    const f = join(dir, 'w.bin');
+    // Replace the file the way `cp -p` / `rsync -a` do: new contents, new inode, the same size and mtime.
+    const put = (v: number) => {
+      const t = join(dir, 'w.tmp');
+      writeFileSync(t, Buffer.from(new Float32Array([v, v]).buffer));
+      utimesSync(t, 1_700_000_000, 1_700_000_000);
+      renameSync(t, f);
+    };
+    const build = () => {
+      const g = new Graph('relink');
+      const x = g.input('x', 'f32', [2]);
+      g.output(x.mul(g.param('w', 'f32', [2], { kind: 'file', path: f, offset: 0, length: 8 })), 'y');
+      return g;
+    };
+    const x = { x: hostTensor('f32', new Float32Array([1, 1]), [2]) };
+    const values: number[][] = [];
+    for (const v of [1, 2]) {
+      put(v);
+      const rt = new Runtime({ cacheDir: join(dir, 'cache'), threads: 1 });
+      values.push([...((await (await rt.session(build())).run(x)).y!.data as Float32Array)]);
+      await rt.releaseAll();
+    }
+    assert.deepEqual(values, [[1, 1], [2, 2]]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a released session leaves the cache: the same graph gets a new session; release is idempotent; profiles are written', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'qz-rt-release-'));
+  try {
+    const rt = new Runtime({ cacheDir: dir, threads: 1 });
+    const g = new Graph('rel');
+    const x = g.input('x', 'f32', [2]);
+    g.output(x.neg(), 'y');
+    const feeds = { x: hostTensor('f32', new Float32Array([1, -2]), [2]) };
+    const s = await rt.session(g);
+    await s.release();
+    await s.release();
+    assert.equal(s.isReleased, true);
+    await assert.rejects(s.run(feeds), /was released/);
+    const again = await rt.session(g);
+    assert.notEqual(again, s, 'a released session is not handed out again');
+    assert.deepEqual([...((await again.run(feeds)).y!.data as Float32Array)], [-1, 2]);
+
+    const p = await rt.session(g, { profile: true });
+    assert.notEqual(p, again, 'profiling is part of the cache key');
+    await p.run(feeds);
+    await p.release();
+    assert.ok(p.profileFile && p.profileFile.startsWith(join(dir, 'profiles')), `profile file: ${p.profileFile}`);
+    const trace = JSON.parse(readFileSync(p.profileFile!, 'utf8')) as unknown[];
+    assert.ok(Array.isArray(trace) && trace.length > 0, 'the trace has events');
+    await rt.releaseAll();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('host tensors check the array type against the dtype (a Node Buffer is a Uint8Array)', () => {
+  assert.deepEqual(hostTensor('u8', Buffer.from([1, 2, 3]), [3]).dims, [3]);
+  assert.throws(() => hostTensor('f32', new Float64Array(2) as never, [2]), /dtype f32 needs a Float32Array, got a Float64Array/);
+  assert.throws(() => hostTensor('i64', new Int32Array(2) as never, [2]), /dtype i64 needs a BigInt64Array, got a Int32Array/);
 });

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseModelConfig, loadModelConfig, type DecoderConfig } from '../../src/model/config.js';
+import { parseModelConfig, loadModelConfig, configForSave, type DecoderConfig } from '../../src/model/config.js';
 import { loadSentenceTransformersConfig } from '../../src/model/sentence-transformers.js';
 import { resolvePrompt, DEFAULT_PROMPT_SETTINGS } from '../../src/model/prompts.js';
 import { CheckpointError } from '../../src/model/errors.js';
@@ -47,10 +47,27 @@ test('the bidirectional rule: QZhou in architectures or auto_map, or is_causal f
   assert.equal(att({ ...qwen, auto_map: { AutoModel: 'modeling_qzhou.QZhouModel' } }), 'bidirectional');
   assert.equal(att({ ...qwen, is_causal: false }), 'bidirectional');
   assert.equal(att({ ...qwen, is_causal: true }), 'causal');
+  // A QZhou name wins over whatever is_causal the config carries (DEVELOPERS: QZhou → bidirectional).
+  assert.equal(att({ ...qwen, architectures: ['QZhouModel'], is_causal: true }), 'bidirectional');
+  assert.equal(att({ ...qwen, architectures: ['QZhouModel'], is_causal: false }), 'bidirectional');
   assert.equal(att({ ...qwen, architectures: ['Qwen2ForCausalLM'] }), 'causal');
   assert.equal(att(qzhou, 'causal'), 'causal');
   assert.equal(att(qwen, 'bidirectional'), 'bidirectional');
   assert.equal(att({ ...qwen, model_type: 'qwen3', head_dim: 16 }), 'causal', 'Qwen3-Embedding is causal');
+});
+
+test('configForSave records an attention override so that the saved copy loads with the same attention', () => {
+  for (const [raw, override] of [[qzhou, 'causal'], [qwen, 'bidirectional'], [{ ...qwen, is_causal: false }, 'causal'], [qzhou, undefined], [qwen, undefined]] as const) {
+    const loaded = parseModelConfig(raw, 'c', { attention: override }) as DecoderConfig;
+    const saved = configForSave(loaded);
+    assert.equal((parseModelConfig(saved, 'c') as DecoderConfig).attention, loaded.attention, `${String(raw.architectures)} with ${override ?? 'no'} override`);
+    if (override === undefined) assert.deepEqual(saved, raw, 'no override: config.json is written back unchanged');
+  }
+  // A causal copy of QZhou drops the QZhou names (which the rule reads as bidirectional) and keeps the rest.
+  const causalCopy = configForSave(parseModelConfig(qzhou, 'c', { attention: 'causal' }));
+  assert.deepEqual([causalCopy.architectures, causalCopy.auto_map, causalCopy.is_causal], [['Qwen2Model'], undefined, true]);
+  assert.equal(causalCopy.hidden_size, qzhou.hidden_size);
+  assert.deepEqual(configForSave(parseModelConfig(bert, 'c')), bert);
 });
 
 test('qwen3: explicit head_dim, q/k norm, attention_bias', () => {

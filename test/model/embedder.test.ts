@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { readFileSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadEmbedder, Embedder, type CheckpointEmbedder } from '../../src/model/index.js';
 import { CheckpointError } from '../../src/model/errors.js';
@@ -149,6 +149,53 @@ test('text in, vectors out: BERT with [CLS]/[SEP] from the tokenizer, right padd
     }
   } finally {
     removeDir(dir);
+    removeDir(cache);
+  }
+});
+
+test('include_prompt false: mean pooling leaves out [CLS] and the prompt tokens, counted as the model tokenises them (lowercased)', async () => {
+  // [CLS]=298, [SEP]=299; "w5w7" is two pieces (w5 ##w7) once lowercased, one [UNK] before.
+  const vocab: Record<string, number> = { ...indexVocab(296), '[UNK]': 296, '##w7': 297, '[CLS]': 298, '[SEP]': 299 };
+  const tok = wordPieceTokenizer(vocab, { lowercase: false });
+  const st = fixtureCheckpoint('bert-tiny', tok);
+  const plain = fixtureCheckpoint('bert-tiny', tok);
+  const cache = tempDir('cache');
+  try {
+    writeFileSync(join(st, 'modules.json'), JSON.stringify([
+      { idx: 0, name: '0', path: '', type: 'sentence_transformers.models.Transformer' },
+      { idx: 1, name: '1', path: '1_Pooling', type: 'sentence_transformers.models.Pooling' },
+    ]));
+    mkdirSync(join(st, '1_Pooling'));
+    writeFileSync(join(st, '1_Pooling', 'config.json'), JSON.stringify({ word_embedding_dimension: 32, pooling_mode_mean_tokens: true, include_prompt: false }));
+    writeFileSync(join(st, 'sentence_bert_config.json'), JSON.stringify({ max_seq_length: 64, do_lower_case: true }));
+    writeFileSync(join(st, 'config_sentence_transformers.json'), JSON.stringify({ prompts: { query: 'W5W7 w9 ' } }));
+    const e = await loadEmbedder(st, { cacheDir: cache });
+    const ref = await loadEmbedder(plain, { cacheDir: cache, withHiddenStates: true });
+    try {
+      const H = e.dim;
+      const text = 'w11 w12 w13';
+      const [got] = await e.embed([text], { kind: 'query' });
+      const ids = e.tokenizer.encode('w5w7 w9 w11 w12 w13');
+      assert.deepEqual(ids, [298, 5, 297, 9, 11, 12, 13, 299]);
+      const S = ids.length;
+      const res = await ref.runBatch(BigInt64Array.from(ids, BigInt), new BigInt64Array(S).fill(1n), [1, S]);
+      // [CLS] + 3 prompt tokens are left out: the mean runs over w11 w12 w13 [SEP].
+      const diffFrom = (from: number) => {
+        const m = new Float64Array(H);
+        for (let j = from; j < S; j++) for (let k = 0; k < H; k++) m[k] += res.lastHiddenState![j * H + k]!;
+        const n = Math.sqrt(dot(m, m));
+        return maxAbsDiff(got!, m.map((x) => x / n));
+      };
+      assert.ok(diffFrom(4) < 1e-6, `max |Δ| ${diffFrom(4)}`);
+      // Counting the prompt as 2 tokens (its [UNK] form before lowercasing) or 4 would pool other positions.
+      for (const from of [3, 5]) assert.ok(diffFrom(from) > 1e-4, `pooling from position ${from} differs: max |Δ| ${diffFrom(from)}`);
+    } finally {
+      await e.close();
+      await ref.close();
+    }
+  } finally {
+    removeDir(st);
+    removeDir(plain);
     removeDir(cache);
   }
 });

@@ -12,4 +12,7 @@ test('instruction tables cover the QZhou task lists with their sides', () => {
   assert.equal(instructionForSide('Ocnli', 'query'), 'Retrieve semantically similar text.');
   assert.equal(formatPrompt('X'), 'Instruct: X\nQuery: ');
   assert.equal(formatPrompt(''), '');
+  // `$` sequences in an instruction are text, not replacement patterns.
+  assert.equal(formatPrompt("prices in $& and $$, 'quoted' $'"), "Instruct: prices in $& and $$, 'quoted' $'\nQuery: ");
+  assert.equal(formatPrompt('a $1 b', '<{instruction}>'), '<a $1 b>');
 });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync, readFileSync, appendFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, readFileSync, appendFileSync, existsSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AppendLog, readLines, repairTornTail } from '../../src/synth/append-log.js';
@@ -77,6 +77,14 @@ test('ResponseCache holds thousands of answers across reopen, skips damaged line
     writeFileSync(`${p}.lock`, JSON.stringify({ pid: 2 ** 22 + 12345, host: (await import('node:os')).hostname() }));
     const release = acquireLock(`${p}.lock`, 'the cache');
     release();
+    // An empty lock file is another taker between its create and its write: not stale while fresh…
+    writeFileSync(`${p}.lock`, '');
+    assert.throws(() => acquireLock(`${p}.lock`, 'the cache'), /being locked by another process/);
+    // …but one that stayed empty (a crash right after creating it) is taken over.
+    const past = new Date(Date.now() - 60_000);
+    utimesSync(`${p}.lock`, past, past);
+    acquireLock(`${p}.lock`, 'the cache')();
+    assert.ok(!existsSync(`${p}.lock`));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -120,4 +120,6 @@ test('qzhou synth flag errors name the flag', async () => {
   await assert.rejects(command.run(['--generator', 'augment', ...base, '--min-diff-sentence', '2']), /--min-diff-sentence: expected a number between 0 and 1/);
   await assert.rejects(command.run(['--generator', 'augment', '--input', 'a', '--output', 'b']), /--model is required/);
   await assert.rejects(command.run(['--generator', 'augment', ...base, '--bogus']), /bogus/);
+  await assert.rejects(command.run(['--generator', 'augment', ...base, '--timeout', '0']), /--timeout: expected a number > 0, got "0"/);
+  await assert.rejects(command.run(['--generator', 'augment', ...base, '--rpm=-5']), /--rpm: expected a number > 0/);
 });

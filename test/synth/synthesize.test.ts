@@ -289,12 +289,12 @@ test('loadResumeState drops a torn line and the output of an item that has no jo
     appendFileSync(journal, '{"id":"b","sta');
     const state = await loadResumeState(out, journal, (r) => [(r as { query: string }).query]);
     assert.equal(state.done.size, 1);
-    assert.ok(state.done.has('a') && !state.done.has('b'));
+    assert.ok(state.done.hasString('a') && !state.done.hasString('b'));
     assert.equal(state.totals.items.ok, 1);
     assert.equal(state.outputLines, 2);
     assert.equal(state.droppedLines, 1);
     assert.equal(state.dedupKeys.size, 2);
-    assert.ok(state.dedupKeys.has('q1') && state.dedupKeys.has('q2') && !state.dedupKeys.has('q3'));
+    assert.ok(state.dedupKeys.hasString('q1') && state.dedupKeys.hasString('q2') && !state.dedupKeys.hasString('q3'));
     assert.deepEqual(readJsonl(out).map((r) => r.query), ['q1', 'q2']);
     assert.ok(readFileSync(journal, 'utf8').endsWith('}\n'));
 

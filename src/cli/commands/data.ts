@@ -1,6 +1,6 @@
 // `qzhou data transform|inspect`: a thin layer over src/data (transformFiles, inspectFiles).
 import { statSync } from 'node:fs';
-import { numberFlag, parseFlags, requireFlag, UsageError, type Command } from '../command.js';
+import { numberFlag, optionalIntFlag, parseFlags, requireFlag, UsageError, type Command } from '../command.js';
 import {
   ContaminationIndex,
   findSplitFiles,
@@ -74,10 +74,12 @@ Example (STS-B train → pair records, both orders):
   qzhou data transform --type sts --input data/stsbenchmark/sts-train.csv --format tsv --no-quote \\
     --columns genre,file,year,id,score,sentence1,sentence2 --dataset stsb --output stsb-train.jsonl`;
 
-const inspectUsage = `usage: qzhou data inspect FILE... [--tokenizer DIR] [--json]
+const inspectUsage = `usage: qzhou data inspect FILE... [--tokenizer DIR] [--format F] [--json]
 
 Counts canonical records per type and dataset, length distributions per field (characters, and
-tokens with --tokenizer), label and score distributions, negatives per query and duplicates.`;
+tokens with --tokenizer), label and score distributions, negatives per query and duplicates.
+--format (jsonl, json, csv, tsv, parquet) overrides the format the extension names. Exits 1 when
+some lines are not valid canonical records.`;
 
 const usage = `usage: qzhou data <transform|inspect> [options]
 
@@ -110,12 +112,6 @@ function oneOf<T extends string>(flag: string, value: string | undefined, allowe
   return value as T;
 }
 
-function positiveInt(flag: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const n = numberFlag(flag, value, 0);
-  if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${flag}: expected a whole number ≥ 0, got "${value}"`);
-  return n;
-}
 
 function summary(r: TransformReport): string {
   const lines = [
@@ -207,10 +203,10 @@ async function runTransform(argv: string[]): Promise<number> {
   const onError = oneOf('on-error', v['on-error'], ['skip', 'fail'] as const) ?? 'fail';
   const dedupMode = oneOf<DedupMode>('dedup', v.dedup, ['none', 'exact', 'normalized']) ?? 'none';
 
-  const min = positiveInt('min-tokens', v['min-tokens']);
-  const max = positiveInt('max-tokens', v['max-tokens']);
-  const maxQuery = positiveInt('max-query-tokens', v['max-query-tokens']);
-  const maxDoc = positiveInt('max-doc-tokens', v['max-doc-tokens']);
+  const min = optionalIntFlag('min-tokens', v['min-tokens'], 0);
+  const max = optionalIntFlag('max-tokens', v['max-tokens'], 0);
+  const maxQuery = optionalIntFlag('max-query-tokens', v['max-query-tokens'], 0);
+  const maxDoc = optionalIntFlag('max-doc-tokens', v['max-doc-tokens'], 0);
   const wantsLength = [min, max, maxQuery, maxDoc].some((x) => x !== undefined);
   if (wantsLength && !v.tokenizer) throw new UsageError('token length limits need --tokenizer DIR');
   const countTokens = v.tokenizer ? await loadTokenCounter(v.tokenizer) : undefined;
@@ -218,7 +214,7 @@ async function runTransform(argv: string[]): Promise<number> {
   let contamination: ContaminationIndex | undefined;
   if (v.decontaminate?.length) {
     const evalFiles = expandInputs(v.decontaminate, v['eval-split'] ?? 'test');
-    const ngram = positiveInt('ngram', v.ngram);
+    const ngram = optionalIntFlag('ngram', v.ngram, 0);
     if (!v.quiet) process.stderr.write(`data transform: indexing ${evalFiles.length} evaluation file(s)…\n`);
     contamination = await ContaminationIndex.fromFiles(evalFiles, { ngram, fields: v['eval-field'] });
     if (!v.quiet) process.stderr.write(`data transform: ${contamination.texts.toLocaleString('en-US')} evaluation texts, ${contamination.ngrams.toLocaleString('en-US')} n-grams\n`);

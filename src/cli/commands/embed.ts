@@ -3,7 +3,7 @@
 // progress on stderr, and renames the result into place when done.
 import { createReadStream, existsSync, openSync, closeSync, writeSync, fsyncSync, renameSync, rmSync, readFileSync, writeFileSync, statSync, ftruncateSync, readSync } from 'node:fs';
 import { createGunzip } from 'node:zlib';
-import { numberFlag, parseFlags, requireFlag, UsageError, type Command } from '../command.js';
+import { numberFlag, optionalIntFlag, parseFlags, requireFlag, UsageError, type Command } from '../command.js';
 import { loadEmbedder, POOLING_MODES, WEIGHT_DTYPES, type EmbedRequest, type PoolingMode, type WeightDtype, type AttentionMode } from '../../model/index.js';
 import { readRecords, type RecordFormat } from '../../data/readers.js';
 import { DEVICES, type Device } from '../../graph/index.js';
@@ -143,12 +143,6 @@ function oneOf<T extends string>(flag: string, value: string | undefined, allowe
   return value as T;
 }
 
-function positiveInt(flag: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const n = numberFlag(flag, value, 0);
-  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`--${flag}: expected a positive integer, got "${value}"`);
-  return n;
-}
 
 export const command: Command = {
   name: 'embed',
@@ -171,7 +165,7 @@ export const command: Command = {
     const idField = f['id-field'];
     const kind = oneOf('kind', f.kind, ['query', 'document'] as const);
     const format = oneOf('format', f.format, ['jsonl', 'json', 'csv', 'tsv', 'parquet'] as const) as RecordFormat | undefined;
-    const chunk = positiveInt('chunk', f.chunk) ?? 4096;
+    const chunk = optionalIntFlag('chunk', f.chunk) ?? 4096;
     const quiet = f.quiet ?? false;
     const request: EmbedRequest = { task: f.task, instruction: f.instruction, kind, truncate: !f['no-truncate'] };
 
@@ -180,10 +174,10 @@ export const command: Command = {
       dtype: oneOf('dtype', f.dtype, WEIGHT_DTYPES) as WeightDtype | undefined,
       pooling: oneOf('pooling', f.pooling, POOLING_MODES) as PoolingMode | undefined,
       attention: oneOf('attention', f.attention, ['bidirectional', 'causal'] as const) as AttentionMode | undefined,
-      maxLength: positiveInt('max-length', f['max-length']),
-      batchTokens: positiveInt('batch-tokens', f['batch-tokens']),
-      batchSize: positiveInt('batch-size', f['batch-size']),
-      threads: positiveInt('threads', f.threads),
+      maxLength: optionalIntFlag('max-length', f['max-length']),
+      batchTokens: optionalIntFlag('batch-tokens', f['batch-tokens']),
+      batchSize: optionalIntFlag('batch-size', f['batch-size']),
+      threads: optionalIntFlag('threads', f.threads),
       cacheDir: f.cache,
       onLoadProgress: quiet ? undefined : (done, total) => process.stderr.write(`\rconverting weights: ${((100 * done) / total).toFixed(0)}%${done === total ? '\n' : ''}`),
     });

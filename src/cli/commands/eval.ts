@@ -1,7 +1,6 @@
 // `qzhou eval`: MTEB-compatible evaluation of a checkpoint, an OpenAI-compatible endpoint or the TF-IDF
 // baseline on registry tasks, a benchmark or task folders. A thin layer over src/eval.
 import { numberFlag, parseFlags, UsageError, type Command } from '../command.js';
-import type { Embedder } from '../../model/embedder.js';
 
 const usage = `usage: qzhou eval --model MODEL (--tasks A,B,... | --benchmark NAME) [options]
        qzhou eval --summarize RESULTS_FOLDER --benchmark NAME
@@ -141,20 +140,19 @@ export const command: Command = {
       model = remote;
       modelName ??= values['remote-model'] ?? new URL(url).host;
     } else {
-      let loadEmbedder: (dir: string, opts?: Record<string, unknown>) => Promise<Embedder & { close?: () => Promise<void> }>;
-      try {
-        ({ loadEmbedder } = (await import('../../model/index.js')) as unknown as { loadEmbedder: typeof loadEmbedder });
-      } catch (e) {
-        throw new Error(`the model runtime (src/model) could not be loaded: ${(e as Error).message}`);
-      }
-      const opts: Record<string, unknown> = {};
-      if (values.device) opts.device = values.device;
-      if (values.dtype) opts.dtype = values.dtype;
-      if (values['max-length']) opts.maxLength = numberFlag('max-length', values['max-length'], 0);
-      if (values['batch-tokens']) opts.batchTokens = numberFlag('batch-tokens', values['batch-tokens'], 0);
-      const embedder = await loadEmbedder(spec, opts);
+      const device = values.device;
+      if (device !== undefined && device !== 'cpu' && device !== 'webgpu' && device !== 'cuda') throw new UsageError(`--device: expected cpu, webgpu or cuda, got "${device}"`);
+      const dtype = values.dtype;
+      if (dtype !== undefined && dtype !== 'f32' && dtype !== 'f16' && dtype !== 'int8' && dtype !== 'int4') throw new UsageError(`--dtype: expected f32, f16, int8 or int4, got "${dtype}"`);
+      const { loadEmbedder } = await import('../../model/index.js');
+      const embedder = await loadEmbedder(spec, {
+        ...(device ? { device } : {}),
+        ...(dtype ? { dtype } : {}),
+        ...(values['max-length'] ? { maxLength: numberFlag('max-length', values['max-length'], 0) } : {}),
+        ...(values['batch-tokens'] ? { batchTokens: numberFlag('batch-tokens', values['batch-tokens'], 0) } : {}),
+      });
       model = embedder;
-      close = embedder.close ? () => embedder.close!() : undefined;
+      close = () => embedder.close();
       modelName ??= spec.replace(/\/+$/, '').split('/').pop() || 'model';
     }
 

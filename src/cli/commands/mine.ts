@@ -1,6 +1,6 @@
 // `qzhou mine`: hard-negative mining with an embedding model over canonical retrieval records.
 // A thin layer over src/synth/mine.ts: flags → MineFileOptions, progress and summary on stderr.
-import { numberFlag, parseFlags, requireFlag, UsageError, type Command } from '../command.js';
+import { intFlag, numberFlag, parseFlags, requireFlag, UsageError, type Command } from '../command.js';
 import type { Embedder } from '../../model/embedder.js';
 import type { MineProgress, MineSummary } from '../../synth/mine.js';
 
@@ -74,11 +74,6 @@ const flags = {
   quiet: { type: 'boolean' },
 } as const;
 
-function intFlag(name: string, value: string | undefined, fallback: number, min = 1): number {
-  const n = numberFlag(name, value, fallback);
-  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name}: expected an integer ≥ ${min}, got "${value}"`);
-  return n;
-}
 
 const optionalNumber = (name: string, value: string | undefined) => (value === undefined ? null : numberFlag(name, value, 0));
 

@@ -1,6 +1,6 @@
 // `qzhou synth`: LLM data synthesis (paraphrase, augment, hard-negative) over canonical records.
 // A thin layer over src/synth: flags → SynthesizeOptions, progress and summary on stderr.
-import { numberFlag, parseFlags, requireFlag, UsageError, type Command } from '../command.js';
+import { intFlag, numberFlag, parseFlags, requireFlag, UsageError, type Command } from '../command.js';
 import type { LengthMeasure, SynthConstraints } from '../../synth/constraints.js';
 import type { GeneratorName } from '../../synth/generators/index.js';
 import type { SynthesisSummary, SynthesizeOptions, SynthProgress } from '../../synth/synthesize.js';
@@ -98,16 +98,17 @@ const flags = {
   quiet: { type: 'boolean' },
 } as const;
 
-function intFlag(name: string, value: string | undefined, fallback: number, min = 1): number {
-  const n = numberFlag(name, value, fallback);
-  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name}: expected an integer ≥ ${min}, got "${value}"`);
-  return n;
-}
 
 function fraction(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const n = numberFlag(name, value, 0);
   if (n < 0 || n > 1) throw new UsageError(`--${name}: expected a number between 0 and 1, got "${value}"`);
+  return n;
+}
+
+function positive(name: string, value: string | undefined, fallback: number): number {
+  const n = numberFlag(name, value, fallback);
+  if (!(n > 0)) throw new UsageError(`--${name}: expected a number > 0, got "${value}"`);
   return n;
 }
 
@@ -169,9 +170,9 @@ async function buildOptions(v: ReturnType<typeof parseFlags<typeof flags>>['valu
       apiKey,
       model,
       concurrency: intFlag('concurrency', v.concurrency, 8),
-      requestsPerMinute: v.rpm === undefined ? undefined : numberFlag('rpm', v.rpm, 0),
-      tokensPerMinute: v.tpm === undefined ? undefined : numberFlag('tpm', v.tpm, 0),
-      timeoutMs: numberFlag('timeout', v.timeout, 120) * 1000,
+      requestsPerMinute: v.rpm === undefined ? undefined : positive('rpm', v.rpm, 0),
+      tokensPerMinute: v.tpm === undefined ? undefined : positive('tpm', v.tpm, 0),
+      timeoutMs: positive('timeout', v.timeout, 120) * 1000,
       maxRetries: intFlag('max-retries', v['max-retries'], 8, 0),
       onRetry: v.quiet ? undefined : (r) => process.stderr.write(`synth: retry ${r.retry} in ${(r.delayMs / 1000).toFixed(1)} s (${r.cause}: ${r.message})\n`),
     },

@@ -6,7 +6,7 @@ import type { TextEncoder } from '../encoder.js';
 import { LogisticRegression } from '../logistic-regression.js';
 import { npMean } from '../numeric.js';
 import { NumpyRandomState } from '../rng.js';
-import { accuracyScore, averagePrecision, f1Score, type Label } from '../sklearn-metrics.js';
+import { accuracyScore, averagePrecision, f1Score, sortedLabels, type Label } from '../sklearn-metrics.js';
 import type { Scores } from './sts.js';
 
 export interface LabelledTexts {
@@ -78,11 +78,7 @@ export async function evaluateClassification(train: LabelledTexts, test: Labelle
     };
     if (new Set(y).size === 2) {
       // average_precision_score on hard predictions; for binary targets "macro" and "weighted" coincide.
-      const pos = positiveLabel(test.labels);
-      const ap = averagePrecision(
-        test.labels.map((l) => l === pos),
-        pred.map((p) => (p === pos ? 1 : 0)),
-      );
+      const ap = hardPredictionAp(test.labels, pred);
       s.ap = ap;
       s.ap_weighted = ap;
     }
@@ -95,10 +91,18 @@ export async function evaluateClassification(train: LabelledTexts, test: Labelle
   return out;
 }
 
-/** sklearn's pos_label=1 (or "1"); otherwise the larger of the two labels. */
-function positiveLabel(labels: readonly Label[]): Label {
-  const set = [...new Set(labels)];
-  if (set.includes(1)) return 1;
-  if (set.includes('1')) return '1';
-  return set.sort((a, b) => (String(a) < String(b) ? -1 : 1))[set.length - 1]!;
+/**
+ * mteb's `average_precision_score(y_test, y_pred)` for a binary test set, as sklearn computes it: the
+ * larger of the two labels present is the positive class (label_binarize), and the predicted labels
+ * themselves are the scores. Labels that are not numbers (sklearn would reject them) score 1 when the
+ * prediction is the positive class.
+ */
+export function hardPredictionAp(yTrue: readonly Label[], yPred: readonly Label[]): number {
+  const present = sortedLabels(yTrue);
+  const positive = present.length === 2 ? present[1] : undefined; // one class present: no positives
+  const numeric = [...yTrue, ...yPred].every((l) => typeof l === 'number');
+  return averagePrecision(
+    yTrue.map((l) => l === positive),
+    yPred.map((p) => (numeric ? (p as number) : p === positive ? 1 : 0)),
+  );
 }

@@ -1,0 +1,56 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { replaceDir, writeAtomicWith, writeAtomicWithSync, writeFileAtomic, writeFileAtomicSync } from '../../src/util/atomic-file.js';
+
+function scratch(): string {
+  return mkdtempSync(join(tmpdir(), 'qz-atomic-'));
+}
+
+test('atomic file writes: the new contents or the old, never a temporary file left behind', async () => {
+  const dir = scratch();
+  try {
+    const f = join(dir, 'sub', 'a.txt');
+    await writeFileAtomic(f, 'one');
+    writeFileAtomicSync(f, new Uint8Array([116, 119, 111]));
+    assert.equal(readFileSync(f, 'utf8'), 'two');
+    await assert.rejects(writeAtomicWith(f, async (fh) => {
+      await fh.writeFile('half');
+      throw new Error('disk full');
+    }), /disk full/);
+    assert.throws(() => writeAtomicWithSync(f, () => {
+      throw new Error('boom');
+    }), /boom/);
+    assert.equal(readFileSync(f, 'utf8'), 'two', 'a failed write leaves the old file');
+    assert.deepEqual(readdirSync(join(dir, 'sub')), ['a.txt'], 'no temporary files remain');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('replaceDir puts a folder in place, replacing a folder or a file there, and leaves nothing aside', async () => {
+  const dir = scratch();
+  try {
+    const make = (name: string, content: string) => {
+      const p = join(dir, name);
+      mkdirSync(p);
+      writeFileSync(join(p, 'x'), content);
+      return p;
+    };
+    const final = join(dir, 'model');
+    await replaceDir(make('.t1', 'first'), final); // nothing there
+    await replaceDir(make('.t2', 'second'), final); // a non-empty folder there
+    assert.equal(readFileSync(join(final, 'x'), 'utf8'), 'second');
+    rmSync(final, { recursive: true });
+    writeFileSync(final, 'a file in the way');
+    await replaceDir(make('.t3', 'third'), final);
+    assert.equal(readFileSync(join(final, 'x'), 'utf8'), 'third');
+    assert.deepEqual(readdirSync(dir), ['model'], 'no temporary or set-aside folders remain');
+    await assert.rejects(replaceDir(join(dir, '.missing'), final), /ENOENT/);
+    assert.equal(readFileSync(join(final, 'x'), 'utf8'), 'third', 'a failed replace keeps the old folder');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
