@@ -1,32 +1,42 @@
 // Load bench of `qzhou serve`: requests/s and p50/p99 latency at 1, 8 and 32 concurrent clients, dynamic
-// batching on vs batch-size-1 serving (--max-batch-requests 1) on the same model in the same run, the
-// model in a worker thread (the default) vs on the server's thread, and an overload phase with a small
-// queue where every request must be answered exactly once with 200 or 429.
+// batching on vs batch-size-1 serving (--max-batch-requests 1) on the same model in the same run, where
+// the CPU time goes (server thread, model worker thread, load generator) per request, and an overload
+// phase with a small queue where every request must be answered exactly once with 200 or 429.
 //
-//   npx tsx bench/serve-load.ts [--models tiny,small] [--model DIR] [--seconds 3] [--rounds 2] [--threads 1] [--synthetic]
+//   npx tsx bench/serve-load.ts [--models tiny,small] [--model DIR] [--seconds 3] [--rounds 2] [--threads 1]
+//                               [--alt-threads N] [--short] [--synthetic]
 //
 // Models (real checkpoints run by src/model on ONNX Runtime, built in a temp folder; random weights):
 //   tiny  — the qwen2-tiny golden fixture (2 layers, hidden 64) with a cut-down Qwen BPE tokenizer;
 //   small — a BERT with bge-small's shape (6 layers, hidden 384, 12 heads, FFN 1536), WordPiece vocab 8192;
 //   --model DIR — your own checkpoint folder; --synthetic — the test-double model (NOT a real model) with a
 //   cost model of 1 ms per call + 0.01 ms per padded token, busy on its thread as ORT is.
-// Each server runs in its own child process; clients are node:http keep-alive loops in this process. Phases of the
-// modes being compared alternate in short slices (--rounds), so that load from other processes on the
-// machine hits them alike; the machine's load average is printed.
+// --short uses short, query-like inputs (3–8 words) instead of sentences. --alt-threads N adds, at 32
+// clients, both modes with N model threads (each mode's best thread count can then be compared).
+//
+// Fairness. Each server runs in its own child process with the model in a worker thread (as `qzhou serve`
+// runs it). The load generator is this process: raw keep-alive TCP connections with prebuilt requests
+// (bench/serve-client.ts), because on a 2-core machine every microsecond the clients spend is taken from
+// the server; one extra row measures node:http clients for comparison. The modes being compared alternate
+// in short slices (--rounds), so that load from other processes on the machine hits them alike; the
+// machine's load average is printed. Both modes run the same server code with the same defaults; only
+// --max-batch-requests differs. Rows with "1 call in flight" turn off the worker pipelining (the server
+// keeps two model calls in flight with a worker model), to show what it is worth in each mode.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { loadavg } from 'node:os';
 import type { Embedder } from '../src/model/embedder.js';
 import { createEmbeddingServer, type EmbeddingServerOptions } from '../src/serve/server.js';
 import { loadModelForServing } from '../src/serve/load-model.js';
 import type { ServedModel } from '../src/serve/served-model.js';
 import { SyntheticEmbedder } from '../src/serve/synthetic-embedder.js';
 import { WorkerModel } from '../src/serve/worker-model.js';
+import { RawHttpConnection } from './serve-client.js';
 import { WORDS, sentences, smallBert, tinyQwen, type ModelSpec } from './serve-models.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -35,10 +45,20 @@ interface ChildConfig {
   model: ModelSpec;
   threads: number;
   cacheDir: string;
-  server: Pick<EmbeddingServerOptions, 'maxBatchRequests' | 'maxConcurrentRequests' | 'maxBatchTokens'>;
+  server: Pick<EmbeddingServerOptions, 'maxBatchRequests' | 'maxConcurrentRequests' | 'maxBatchTokens' | 'maxConcurrentBatches'>;
   /** Count how often each text reaches the model (overload phase). */
   record: boolean;
   inMainThread: boolean;
+}
+
+/** Cumulative CPU and thread busy time of a server process. */
+interface Usage {
+  /** User + system CPU of the whole process (all threads), µs. */
+  cpuUs: number;
+  /** Busy (event loop not idle) time of the server's thread, ms. */
+  mainBusyMs: number;
+  /** Busy time of the model's worker thread (ORT's run() counts as busy), ms; 0 without a worker. */
+  workerBusyMs: number;
 }
 
 // ---------------------------------------------------------------------------------------------- child
@@ -50,7 +70,7 @@ async function loadModel(spec: ModelSpec, threads: number, cacheDir: string, inM
   return (await loadModelForServing(spec.dir!, { threads, cacheDir }, { worker: !inMainThread })).embedder;
 }
 
-/** The model on this thread, for checking answers. */
+/** The model on this thread, for checking answers and measuring the model alone. */
 async function referenceModel(spec: ModelSpec, threads: number, cacheDir: string): Promise<Embedder> {
   if (spec.synthetic) return new SyntheticEmbedder(SYNTHETIC);
   const { loadEmbedder } = await import('../src/model/index.js');
@@ -65,6 +85,7 @@ async function child(cfg: ChildConfig): Promise<void> {
       id: model.id,
       dim: model.dim,
       maxLength: model.maxLength,
+      pipelineDepth: model.pipelineDepth,
       countTokens: (t, r) => model.countTokens(t, r),
       embed: async (texts, r) => {
         for (const t of texts) counts.set(t, (counts.get(t) ?? 0) + 1);
@@ -74,10 +95,22 @@ async function child(cfg: ChildConfig): Promise<void> {
     : model;
   const server = await createEmbeddingServer({ embedder, requestTimeoutMs: 0, ...cfg.server });
   const url = await server.listen();
+  const mainElu0 = performance.eventLoopUtilization();
+  const workerElu0: EventLoopUtilization | undefined = model instanceof WorkerModel ? model.utilization() : undefined;
   process.stdout.write(`READY ${url}\n`);
-  // The parent closes our stdin to stop us.
-  process.stdin.resume();
-  await new Promise<void>((r) => process.stdin.on('end', r));
+  // The parent asks for our usage with a line "usage" and closes our stdin to stop us.
+  const lines = createInterface({ input: process.stdin });
+  lines.on('line', (line) => {
+    if (line !== 'usage') return;
+    const cpu = process.cpuUsage();
+    const usage: Usage = {
+      cpuUs: cpu.user + cpu.system,
+      mainBusyMs: performance.eventLoopUtilization(mainElu0).active,
+      workerBusyMs: workerElu0 && model instanceof WorkerModel ? model.utilization(workerElu0).active : 0,
+    };
+    process.stdout.write(`USAGE ${JSON.stringify(usage)}\n`);
+  });
+  await new Promise<void>((r) => lines.on('close', r));
   await server.close();
   await model.close?.();
   process.stdout.write(`STATS ${JSON.stringify(Object.fromEntries(counts))}\n`);
@@ -87,6 +120,7 @@ async function child(cfg: ChildConfig): Promise<void> {
 interface Server {
   url: string;
   proc: ChildProcess;
+  usage(): Promise<Usage>;
   stop(): Promise<Record<string, number>>;
 }
 
@@ -98,16 +132,23 @@ async function startServer(cfg: ChildConfig): Promise<Server> {
   });
   const lines = createInterface({ input: proc.stdout! });
   let stats: ((s: Record<string, number>) => void) | undefined;
+  const usageWaiters: ((u: Usage) => void)[] = [];
   const url = await new Promise<string>((resolve, reject) => {
     proc.once('exit', (code) => reject(new Error(`server child exited with ${code} before it was ready`)));
     lines.on('line', (line) => {
       if (line.startsWith('READY ')) resolve(line.slice(6));
+      else if (line.startsWith('USAGE ')) usageWaiters.shift()?.(JSON.parse(line.slice(6)));
       else if (line.startsWith('STATS ')) stats?.(JSON.parse(line.slice(6)));
     });
   });
   return {
     url,
     proc,
+    usage: () =>
+      new Promise((resolve) => {
+        usageWaiters.push(resolve);
+        proc.stdin!.write('usage\n');
+      }),
     stop: () =>
       new Promise((resolve) => {
         stats = resolve;
@@ -123,6 +164,11 @@ interface PhaseResult {
   p50: number;
   p99: number;
   meanBatch: number;
+  /** Per request, µs: CPU of the server process, busy time of its two threads, CPU of the load generator. */
+  serverCpuUs: number;
+  mainBusyUs: number;
+  workerBusyUs: number;
+  clientCpuUs: number;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -141,8 +187,6 @@ function decodeBase64(s: string): Float32Array {
   return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
 }
 
-// node:http with keep-alive costs the client far less CPU per request than fetch(), so that the server,
-// not the load generator, is what gets measured.
 const agent = new Agent({ keepAlive: true, maxSockets: 256 });
 
 interface Answer {
@@ -151,6 +195,7 @@ interface Answer {
   body: string;
 }
 
+/** One request through node:http (the overload check needs headers and bodies; one comparison row). */
 function embedOnce(url: string, text: string): Promise<Answer> {
   const payload = JSON.stringify({ input: text, encoding_format: 'base64' });
   return new Promise((resolve, reject) => {
@@ -166,29 +211,55 @@ function embedOnce(url: string, text: string): Promise<Answer> {
   });
 }
 
-/** `clients` closed-loop clients for `seconds`: each sends one single-input request after the previous answer. */
-async function phase(url: string, texts: string[], clients: number, seconds: number, latencies: number[] = []): Promise<PhaseResult> {
+type ClientKind = 'raw' | 'node:http';
+
+/**
+ * `clients` closed-loop clients for `seconds`: each sends one single-input request (OpenAI route, base64
+ * as the SDKs ask) after the previous answer.
+ */
+async function phase(server: Server, texts: string[], clients: number, seconds: number, kind: ClientKind = 'raw', latencies: number[] = []): Promise<PhaseResult> {
+  const url = server.url;
+  const bodies = texts.map((t) => JSON.stringify({ input: t, encoding_format: 'base64' }));
+  const conns = kind === 'raw' ? await Promise.all(Array.from({ length: clients }, () => RawHttpConnection.open(url))) : [];
+  const requests = conns.length > 0 ? bodies.map((b) => conns[0]!.post('/v1/embeddings', b)) : [];
   const batches0 = await metric(url, 'qzhou_batch_size_count');
   const inputs0 = await metric(url, 'qzhou_batch_size_sum');
+  const u0 = await server.usage();
+  const c0 = process.cpuUsage();
   let next = 0;
   const t0 = performance.now();
   const end = t0 + seconds * 1000;
   await Promise.all(
-    Array.from({ length: clients }, async () => {
+    Array.from({ length: clients }, async (_, c) => {
       while (performance.now() < end) {
-        const text = texts[next++ % texts.length]!;
+        const i = next++ % texts.length;
         const s = performance.now();
-        const res = await embedOnce(url, text);
-        if (res.status !== 200) throw new Error(`unexpected status ${res.status}: ${res.body.slice(0, 200)}`);
+        const status = kind === 'raw' ? (await conns[c]!.send(requests[i]!)).status : (await embedOnce(url, texts[i]!)).status;
+        if (status !== 200) throw new Error(`unexpected status ${status}`);
         latencies.push(performance.now() - s);
       }
     }),
   );
   const elapsed = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(c0);
+  const u1 = await server.usage();
+  for (const c of conns) c.close();
+  const n = latencies.length;
   const sorted = [...latencies].sort((a, b) => a - b);
   const batches = (await metric(url, 'qzhou_batch_size_count')) - batches0;
   const inputs = (await metric(url, 'qzhou_batch_size_sum')) - inputs0;
-  return { requests: sorted.length, seconds: elapsed, rps: sorted.length / elapsed, p50: percentile(sorted, 50), p99: percentile(sorted, 99), meanBatch: inputs / Math.max(1, batches) };
+  return {
+    requests: n,
+    seconds: elapsed,
+    rps: n / elapsed,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    meanBatch: inputs / Math.max(1, batches),
+    serverCpuUs: (u1.cpuUs - u0.cpuUs) / n,
+    mainBusyUs: ((u1.mainBusyMs - u0.mainBusyMs) * 1000) / n,
+    workerBusyUs: ((u1.workerBusyMs - u0.workerBusyMs) * 1000) / n,
+    clientCpuUs: (cpu.user + cpu.system) / n,
+  };
 }
 
 interface OverloadResult {
@@ -251,6 +322,25 @@ async function overload(spec: ModelSpec, base: Omit<ChildConfig, 'server' | 'rec
   };
 }
 
+/**
+ * The model alone on this thread (no server): µs per input of embed() at batch size 1 and at `batch`,
+ * tokenisation included. Their ratio bounds what batching can gain where the model is the bottleneck.
+ */
+async function modelAlone(model: Embedder, texts: string[], batch: number, seconds = 1): Promise<{ one: number; batched: number }> {
+  const per = async (size: number) => {
+    for (let w = 0; w < 5; w++) await model.embed(texts.slice(w * size, (w + 1) * size));
+    let done = 0;
+    const t0 = performance.now();
+    while (performance.now() - t0 < seconds * 1000) {
+      const start = (done * 7) % (texts.length - size);
+      await model.embed(texts.slice(start, start + size));
+      done += size;
+    }
+    return ((performance.now() - t0) * 1000) / done;
+  };
+  return { one: await per(1), batched: await per(batch) };
+}
+
 function flag(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1] : undefined;
@@ -262,55 +352,95 @@ function merge(parts: PhaseResult[], latencies: number[][]): PhaseResult {
   const requests = parts.reduce((a, p) => a + p.requests, 0);
   const seconds = parts.reduce((a, p) => a + p.seconds, 0);
   const calls = parts.reduce((a, p) => a + p.requests / p.meanBatch, 0);
-  return { requests, seconds, rps: requests / seconds, p50: percentile(all, 50), p99: percentile(all, 99), meanBatch: requests / Math.max(1, calls) };
+  const mean = (k: 'serverCpuUs' | 'mainBusyUs' | 'workerBusyUs' | 'clientCpuUs') => parts.reduce((a, p) => a + p[k] * p.requests, 0) / requests;
+  return {
+    requests,
+    seconds,
+    rps: requests / seconds,
+    p50: percentile(all, 50),
+    p99: percentile(all, 99),
+    meanBatch: requests / Math.max(1, calls),
+    serverCpuUs: mean('serverCpuUs'),
+    mainBusyUs: mean('mainBusyUs'),
+    workerBusyUs: mean('workerBusyUs'),
+    clientCpuUs: mean('clientCpuUs'),
+  };
 }
 
 const load = () => loadavg().map((x) => x.toFixed(1)).join(' ');
+
+interface ModeSpec {
+  server: ChildConfig['server'];
+  threads?: number;
+  inMainThread?: boolean;
+  client?: ClientKind;
+}
 
 async function main(): Promise<void> {
   const seconds = Number(flag('seconds') ?? 3);
   const rounds = Number(flag('rounds') ?? 2);
   const threads = Number(flag('threads') ?? 1);
+  const altThreads = flag('alt-threads') === undefined ? undefined : Number(flag('alt-threads'));
+  const short = process.argv.includes('--short');
   const work = mkdtempSync(join(tmpdir(), 'qzhou-bench-serve-'));
   const cacheDir = join(work, 'cache');
   const runtime = existsSync(join(root, 'src/model/index.ts'));
   const specs: ModelSpec[] = [];
+  const shortTexts = (vocab: (r: () => number) => string) => sentences(4096, 3, 8, vocab, 5);
+  const word = (r: () => number) => WORDS[Math.floor(r() * WORDS.length)]!;
   try {
     if (process.argv.includes('--synthetic') || !runtime) {
-      specs.push({ name: 'synthetic', describe: 'test-double model (NOT a real model): 1 ms per call + 0.01 ms per padded token, busy on its thread', synthetic: true, texts: sentences(4096, 12, 40, (r) => WORDS[Math.floor(r() * WORDS.length)]!, 3) });
+      specs.push({ name: 'synthetic', describe: 'test-double model (NOT a real model): 1 ms per call + 0.01 ms per padded token, busy on its thread', synthetic: true, texts: sentences(4096, 12, 40, word, 3) });
     } else if (flag('model')) {
-      specs.push({ name: 'model', describe: `checkpoint ${flag('model')}`, dir: flag('model'), texts: sentences(4096, 8, 24, (r) => WORDS[Math.floor(r() * WORDS.length)]!, 4) });
+      specs.push({ name: 'model', describe: `checkpoint ${flag('model')}`, dir: flag('model'), texts: short ? shortTexts(word) : sentences(4096, 8, 24, word, 4) });
     } else {
       const want = (flag('models') ?? 'tiny,small').split(',');
       if (want.includes('tiny')) specs.push(tinyQwen(mkdtempSync(join(work, 'tiny-'))));
       if (want.includes('small')) specs.push(await smallBert(mkdtempSync(join(work, 'small-'))));
     }
+    if (short && !flag('model')) {
+      for (const s of specs) {
+        const vocab = s.name === 'small' ? (r: () => number) => `w${5 + Math.floor(r() * 8187)}` : word;
+        s.texts = shortTexts(vocab);
+        s.describe += '; short inputs (3–8 words)';
+      }
+    }
     const summary: Record<string, unknown> = {};
-    console.log(`qzhou serve load bench — ${rounds} × ${seconds} s per setting, model threads ${threads}; each server in a child process, clients = node:http keep-alive loops, one input per request`);
+    console.log(`qzhou serve load bench — ${rounds} × ${seconds} s per setting, model threads ${threads}; each server in a child process, model in a worker thread; clients = raw keep-alive TCP loops in this process, one input per request`);
     console.log(`load average at start: ${load()} (machine has other work: compare rows of one run, not absolute numbers across runs)`);
     for (const spec of specs) {
       console.log(`\nmodel ${spec.name}: ${spec.describe}`);
-      const base = { model: spec, threads, cacheDir, record: false };
-      const servers = {
-        batched: await startServer({ ...base, server: {}, inMainThread: false }),
-        'batch-size-1': await startServer({ ...base, server: { maxBatchRequests: 1 }, inMainThread: false }),
-        'batched, main thread': await startServer({ ...base, server: {}, inMainThread: true }),
+      const modes: Record<string, ModeSpec> = {
+        batched: { server: {} },
+        'batch-size-1': { server: { maxBatchRequests: 1 } },
+        'batched, 1 call in flight': { server: { maxConcurrentBatches: 1 } },
+        'batch-size-1, 1 call in flight': { server: { maxBatchRequests: 1, maxConcurrentBatches: 1 } },
+        'batched, main thread': { server: {}, inMainThread: true },
+        ...(altThreads
+          ? { [`batched, ${altThreads} threads`]: { server: {}, threads: altThreads }, [`batch-size-1, ${altThreads} threads`]: { server: { maxBatchRequests: 1 }, threads: altThreads } }
+          : {}),
       };
-      type Mode = keyof typeof servers;
-      const plan: { clients: number; modes: Mode[] }[] = [
+      const servers = new Map<string, Server>();
+      for (const [name, m] of Object.entries(modes)) {
+        servers.set(name, await startServer({ model: spec, threads: m.threads ?? threads, cacheDir, server: m.server, record: false, inMainThread: m.inMainThread ?? false }));
+      }
+      const at32 = Object.keys(modes);
+      const plan: { clients: number; modes: string[]; client?: ClientKind }[] = [
         { clients: 1, modes: ['batched', 'batch-size-1'] },
         { clients: 8, modes: ['batched', 'batch-size-1'] },
-        { clients: 32, modes: ['batched', 'batch-size-1', 'batched, main thread'] },
+        { clients: 32, modes: at32 },
+        { clients: 32, modes: ['batched'], client: 'node:http' },
       ];
+      const label = (mode: string, client?: ClientKind) => (client === 'node:http' ? `${mode}, node:http clients` : mode);
       const parts = new Map<string, { r: PhaseResult[]; lat: number[][] }>();
       try {
-        for (const s of Object.values(servers)) await phase(s.url, spec.texts, 4, Math.min(1, seconds)); // warm-up
+        for (const s of servers.values()) await phase(s, spec.texts, 4, Math.min(1, seconds)); // warm-up
         for (let round = 0; round < rounds; round++) {
-          for (const { clients, modes } of plan) {
-            for (const mode of modes) {
+          for (const { clients, modes: ms, client } of plan) {
+            for (const mode of ms) {
               const lat: number[] = [];
-              const r = await phase(servers[mode].url, spec.texts, clients, seconds, lat);
-              const key = `${clients}|${mode}`;
+              const r = await phase(servers.get(mode)!, spec.texts, clients, seconds, client, lat);
+              const key = `${clients}|${label(mode, client)}`;
               const e = parts.get(key) ?? { r: [], lat: [] };
               e.r.push(r);
               e.lat.push(lat);
@@ -319,25 +449,46 @@ async function main(): Promise<void> {
           }
         }
       } finally {
-        for (const s of Object.values(servers)) await s.stop();
+        for (const s of servers.values()) await s.stop();
       }
-      const rows = plan.flatMap(({ clients, modes }) => modes.map((mode) => {
-        const e = parts.get(`${clients}|${mode}`)!;
-        return { clients, mode, r: merge(e.r, e.lat) };
-      }));
-      const get = (c: number, m: Mode) => rows.find((x) => x.clients === c && x.mode === m)!.r;
-      console.log('clients  mode                    req/s    p50 ms   p99 ms   inputs/model call');
+      const rows = plan.flatMap(({ clients, modes: ms, client }) =>
+        ms.map((m) => {
+          const mode = label(m, client);
+          const e = parts.get(`${clients}|${mode}`)!;
+          return { clients, mode, r: merge(e.r, e.lat) };
+        }),
+      );
+      const get = (c: number, m: string) => rows.find((x) => x.clients === c && x.mode === m)!.r;
+      console.log('                                                               per request, µs:');
+      console.log('clients  mode                                   req/s  p50 ms  p99 ms  inputs/call  server CPU  server thread  model thread  client CPU');
       for (const { clients, mode, r } of rows) {
-        console.log(`${String(clients).padStart(7)}  ${mode.padEnd(22)} ${r.rps.toFixed(0).padStart(6)} ${r.p50.toFixed(2).padStart(8)} ${r.p99.toFixed(2).padStart(8)} ${r.meanBatch.toFixed(1).padStart(8)}`);
+        console.log(
+          `${String(clients).padStart(7)}  ${mode.padEnd(36)} ${r.rps.toFixed(0).padStart(6)} ${r.p50.toFixed(2).padStart(7)} ${r.p99.toFixed(1).padStart(7)} ${r.meanBatch.toFixed(1).padStart(12)}` +
+            ` ${r.serverCpuUs.toFixed(0).padStart(11)} ${r.mainBusyUs.toFixed(0).padStart(14)} ${r.workerBusyUs.toFixed(0).padStart(13)} ${r.clientCpuUs.toFixed(0).padStart(11)}`,
+        );
       }
       const gains = [1, 8, 32].map((c) => ({ clients: c, gain: get(c, 'batched').rps / get(c, 'batch-size-1').rps }));
+      const g32 = gains.find((g) => g.clients === 32)!.gain;
+      const unpipelined = get(32, 'batched, 1 call in flight').rps / get(32, 'batch-size-1, 1 call in flight').rps;
       const workerGain = get(32, 'batched').rps / get(32, 'batched, main thread').rps;
       console.log(`batching gain (req/s batched ÷ batch-size-1): ${gains.map((g) => `${g.clients} clients ${g.gain.toFixed(2)}×`).join(', ')}`);
-      const g32 = gains.find((g) => g.clients === 32)!.gain;
       console.log(`  at 32 clients: ${g32.toFixed(2)}× — target ≥ 3×: ${g32 >= 3 ? 'met' : 'NOT met'}`);
+      console.log(`  at 32 clients with one model call in flight (no worker pipelining): ${unpipelined.toFixed(2)}×`);
+      let bestThreads: number | undefined;
+      if (altThreads) {
+        const best = (m: string) => Math.max(get(32, m).rps, get(32, `${m}, ${altThreads} threads`).rps);
+        bestThreads = best('batched') / best('batch-size-1');
+        console.log(`  at 32 clients, each mode with its best of ${threads} and ${altThreads} model threads: ${bestThreads.toFixed(2)}×`);
+      }
       console.log(`model in a worker thread vs on the server's thread, 32 clients: ${workerGain.toFixed(2)}× req/s`);
 
       const reference = await referenceModel(spec, threads, cacheDir);
+      const batch = Math.max(2, Math.round(get(32, 'batched').meanBatch));
+      const alone = await modelAlone(reference, spec.texts, batch);
+      console.log(
+        `model alone (embed() on one thread, no server, tokenisation included): ${alone.one.toFixed(0)} µs per input at batch size 1, ` +
+          `${alone.batched.toFixed(0)} µs at batch size ${batch} — ${(alone.one / alone.batched).toFixed(2)}× from batching in the model itself`,
+      );
       const o = await overload(spec, { model: spec, threads, cacheDir, inMainThread: false }, reference);
       await reference.close?.();
       const intact = o.other === 0 && o.duplicatedOrLost === 0 && o.wrongVectors === 0 && o.retryAfterMissing === 0 && o.metricsAgree && o.ok + o.refused === o.sent;
@@ -345,10 +496,10 @@ async function main(): Promise<void> {
         `overload (64 clients × 12 back-to-back requests, --max-concurrent-requests 8): sent ${o.sent}, 200 ${o.ok}, 429 ${o.refused}, other ${o.other}; ` +
           `duplicated/lost ${o.duplicatedOrLost}, wrong vectors ${o.wrongVectors}, 429 without Retry-After ${o.retryAfterMissing}, /metrics agree ${o.metricsAgree} — ${intact ? 'every request answered exactly once' : 'INTEGRITY FAILURE'}`,
       );
-      summary[spec.name] = { model: spec.describe, rows: rows.map(({ clients, mode, r }) => ({ clients, mode, ...r })), gains, workerGain, overload: o };
+      summary[spec.name] = { model: spec.describe, rows: rows.map(({ clients, mode, r }) => ({ clients, mode, ...r })), gains, unpipelined, bestThreads, workerGain, modelAlone: { batch, ...alone }, overload: o };
     }
     console.log(`\nload average at end: ${load()}`);
-    console.log(JSON.stringify({ bench: 'serve-load', seconds, rounds, threads, results: summary }));
+    console.log(JSON.stringify({ bench: 'serve-load', seconds, rounds, threads, altThreads, short, results: summary }));
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

@@ -9,6 +9,7 @@ import { TRANSFORMS, type TransformType } from '../data/transforms.js';
 import type { ReadOptions } from '../data/readers.js';
 import { findTask } from '../eval/tasks.js';
 import { locateTask } from '../eval/datasets.js';
+import { taskInstruction } from '../model/instructions.js';
 import { Checker, LocatedDocument, PipelineConfigError, describe, formatPath, type PathSeg } from './config-checker.js';
 import { validateStageFields } from './steps/train.js';
 
@@ -319,7 +320,13 @@ function readInstruction(c: Checker, s: Record<string, unknown>, path: PathSeg[]
   const out: { instruction?: string; task?: string; sides?: InstructionSides } = {};
   if (s.instruction !== undefined && s.task !== undefined) c.fail([...path, 'task'], 'give either "instruction" or "task" (whose instruction-table entry is used), not both');
   if (s.instruction !== undefined) out.instruction = c.string(s.instruction, [...path, 'instruction']);
-  if (s.task !== undefined) out.task = c.string(s.task, [...path, 'task']);
+  if (s.task !== undefined) {
+    out.task = c.string(s.task, [...path, 'task']);
+    // Checked here (as the trainer would at stage 1), so a typo is not found after minutes of data work.
+    if (out.task !== undefined && !taskInstruction(out.task)) {
+      c.fail([...path, 'task'], `"${out.task}" is not in the instruction tables (src/model/instructions.ts); give "instruction" instead`);
+    }
+  }
   if (s.sides !== undefined) out.sides = c.oneOf(s.sides, [...path, 'sides'], ['query', 'both'] as const);
   return out;
 }

@@ -2,19 +2,16 @@
 // canonical JSONL file (small demo and test runs), and scored pairs above a threshold turned into
 // retrieval records (text1 → text2), so that stage 1, which trains on retrieval data only, has data
 // when the raw sources are STS-style pairs. Both stream their input and write their output atomically.
-import { open, rename, rm } from 'node:fs/promises';
 import { readRecords } from '../data/readers.js';
 import { HashSet64 } from '../data/hashset.js';
 import { Rng } from '../data/rng.js';
 import { validateRecord, type CanonicalRecord } from '../data/records.js';
+import { writeAtomicWith } from '../util/atomic-file.js';
 
-/** Writes lines to `path` through `path.partial` (fsync'd), renamed into place only on success. */
+/** Writes lines to `path` atomically (src/util: temporary sibling, fsync, rename only on success). */
 export async function writeLinesAtomic(path: string, lines: AsyncIterable<string> | Iterable<string>): Promise<number> {
-  const tmp = `${path}.partial`;
-  const fh = await open(tmp, 'w');
   let n = 0;
-  let ok = false;
-  try {
+  await writeAtomicWith(path, async (fh) => {
     let buf: string[] = [];
     let size = 0;
     for await (const line of lines) {
@@ -28,13 +25,7 @@ export async function writeLinesAtomic(path: string, lines: AsyncIterable<string
       }
     }
     if (buf.length) await fh.write(buf.join(''));
-    await fh.sync();
-    ok = true;
-  } finally {
-    await fh.close();
-    if (!ok) await rm(tmp, { force: true });
-  }
-  await rename(tmp, path);
+  });
   return n;
 }
 

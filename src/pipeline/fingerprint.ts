@@ -56,7 +56,7 @@ export async function fileIdentity(path: string): Promise<{ size: number; hash: 
   return { size: st.size, hash: await hashFile(path) };
 }
 
-/** Every regular file under `root` (or `root` itself when it is a file), sorted, skipping names starting with "_" or "." at the top level. */
+/** Every regular file under `root` (or `root` itself when it is a file), sorted, hidden files included. */
 export function listFiles(root: string): string[] {
   const st = statSync(root);
   if (st.isFile()) return [root];

@@ -7,6 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PipelineConfig } from './config.js';
+import { formatSeconds } from '../report/tables.js';
 import { describeOutputs, digestOf } from './fingerprint.js';
 import { RunFolder, MARKER_VERSION, writeJsonAtomic, type StepMarker } from './run-folder.js';
 
@@ -120,10 +121,12 @@ export async function stepFingerprint(step: PipelineStep, config: PipelineConfig
   return digestOf({ step: step.name, version: step.version, identity: await step.identity(config), upstream: deps });
 }
 
-function fmtSeconds(s: number): string {
-  if (s < 60) return `${s.toFixed(1)} s`;
-  const m = Math.floor(s / 60);
-  return `${m} min ${Math.round(s - 60 * m)} s`;
+/** Index of the last step to run (`until`, else the last one); unknown step names in the options are errors. */
+function lastStepIndex(steps: readonly PipelineStep[], opts: Pick<RunPipelineOptions, 'force' | 'until'>): number {
+  const names = steps.map((s) => s.name);
+  for (const f of opts.force ?? []) if (!names.includes(f)) throw new Error(`--force: unknown step "${f}" (steps: ${names.join(', ')})`);
+  if (opts.until && !names.includes(opts.until)) throw new Error(`--until: unknown step "${opts.until}" (steps: ${names.join(', ')})`);
+  return opts.until ? names.indexOf(opts.until) : steps.length - 1;
 }
 
 /** Runs (or reuses) each step in order. */
@@ -132,9 +135,7 @@ export async function runSteps(config: PipelineConfig, steps: readonly PipelineS
   const signal = opts.signal ?? new AbortController().signal;
   const run = new RunFolder(config.output);
   const names = steps.map((s) => s.name);
-  for (const f of opts.force ?? []) if (!names.includes(f)) throw new Error(`--force: unknown step "${f}" (steps: ${names.join(', ')})`);
-  if (opts.until && !names.includes(opts.until)) throw new Error(`--until: unknown step "${opts.until}" (steps: ${names.join(', ')})`);
-  const lastIndex = opts.until ? names.indexOf(opts.until) : steps.length - 1;
+  const lastIndex = lastStepIndex(steps, opts);
 
   run.lock();
   try {
@@ -212,7 +213,7 @@ export async function runSteps(config: PipelineConfig, steps: readonly PipelineS
       run.finish(marker);
       completed.set(step.name, marker);
       if (marker.status === 'skipped') log(`qzhou pipeline: ${tag}: skipped — ${marker.notice}`);
-      else log(`qzhou pipeline: ${tag}: done in ${fmtSeconds(seconds)}`);
+      else log(`qzhou pipeline: ${tag}: done in ${formatSeconds(seconds)}`);
       reports.push({ step: step.name, status: marker.status === 'skipped' ? 'skipped' : 'ran', resumed, seconds, marker, ...(reason ? { reason } : {}), ...(marker.notice ? { notice: marker.notice } : {}) });
     }
     for (let i = lastIndex + 1; i < steps.length; i++) reports.push({ step: steps[i]!.name, status: 'pending', resumed: false, seconds: 0 });
@@ -237,7 +238,7 @@ export async function planSteps(config: PipelineConfig, steps: readonly Pipeline
   const out: PlannedStep[] = [];
   let blocked: string | null = null;
   const forcedSteps = forcedClosure(steps, opts.force ?? []);
-  const lastIndex = opts.until ? steps.findIndex((s) => s.name === opts.until) : steps.length - 1;
+  const lastIndex = lastStepIndex(steps, opts);
   for (let i = 0; i <= lastIndex; i++) {
     const step = steps[i]!;
     const forced = forcedSteps.has(step.name);

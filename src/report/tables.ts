@@ -18,11 +18,12 @@ const countsText = (m: Record<string, number>) =>
     .map(([k, n]) => `${k} ${int(n)}`)
     .join(', ') || '–';
 
+/** "12.3 s" below a minute, else "3 min 07 s" (rounded to the second first, so never "1 min 60 s"). */
 export function formatSeconds(s: number | null): string {
   if (s === null || !Number.isFinite(s)) return '–';
-  if (s < 60) return `${s.toFixed(1)} s`;
-  const m = Math.floor(s / 60);
-  return `${m} min ${String(Math.round(s - 60 * m)).padStart(2, '0')} s`;
+  if (s < 59.95) return `${s.toFixed(1)} s`;
+  const whole = Math.round(s);
+  return `${Math.floor(whole / 60)} min ${String(whole % 60).padStart(2, '0')} s`;
 }
 
 /** Tasks × models, main score × 100; the best score of each row emphasised; Δ = trained − TF-IDF. */

@@ -26,6 +26,10 @@ export interface BatchStats {
   tokens: number;
   /** size × longest input: what a padded batch computes. */
   paddedTokens: number;
+  /**
+   * The call's own time: from when the model could start it (its dispatch, or the end of the call it
+   * waited behind when calls are pipelined) to its end.
+   */
   durationMs: number;
   ok: boolean;
 }
@@ -39,7 +43,7 @@ export interface BatcherOptions {
   maxConcurrentRequests: number;
   /** Count the budget as inputs × longest input, as a padded batch costs (default true); false: sum of tokens. */
   padded?: boolean;
-  /** embed() calls allowed to run at the same time (default 1: the model uses the whole machine). */
+  /** embed() calls in flight at once (default 1). More only helps a model that queues calls, such as WorkerModel. */
   maxConcurrentBatches?: number;
   /** Called after every embed() call. */
   onBatch?: (stats: BatchStats) => void;
@@ -132,6 +136,7 @@ export class DynamicBatcher {
   private queuedTokenCount = 0;
   /** Smoothed model throughput in tokens/s, for Retry-After. */
   private tokensPerSecond = 0;
+  private lastCallEnd = 0;
   private readonly maxBatchTokens: number;
   private readonly maxBatchRequests: number;
   private readonly maxConcurrentRequests: number;
@@ -328,8 +333,6 @@ export class DynamicBatcher {
   }
 
   private async runBatch(items: Item[]): Promise<void> {
-    const start = performance.now();
-    for (const it of items) it.job.firstStart ??= start;
     try {
       this.deliver(items, await this.call(items));
     } catch (err) {
@@ -384,7 +387,13 @@ export class DynamicBatcher {
       ok = true;
       return vectors;
     } finally {
-      const durationMs = performance.now() - t0;
+      // With calls in flight together (a worker model queues them), a call's compute starts when the call
+      // ahead of it ends: the time before that counts as queueing, and throughput is measured without it.
+      const end = performance.now();
+      const start = Math.max(t0, this.lastCallEnd);
+      this.lastCallEnd = end;
+      for (const it of items) it.job.firstStart ??= start;
+      const durationMs = end - start;
       if (ok && durationMs > 0) {
         const tps = (tokens * 1000) / durationMs;
         this.tokensPerSecond = this.tokensPerSecond === 0 ? tps : 0.8 * this.tokensPerSecond + 0.2 * tps;

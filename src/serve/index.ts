@@ -9,6 +9,6 @@ export { WorkerModel, type WorkerModelOptions, type WorkerModelSource } from './
 export { plainRequest, type ServedModel } from './served-model.js';
 export { resolvePrompt, type PromptCatalog, type PromptFields, type ResolvedPrompt } from './prompts.js';
 export { parseInputs, prepareInputs, truncateLeft, searchLeftCut, type RawInput, type TruncationDirection } from './inputs.js';
-export { truncateDimensions, float32ToBase64, base64ToFloat32 } from './vectors.js';
+export { truncateDimensions, float32ToBase64, base64ToFloat32, float32ToJson } from './vectors.js';
 export { SyntheticEmbedder, type SyntheticEmbedderOptions, type SyntheticCall } from './synthetic-embedder.js';
 export { ApiKeyCheck } from './auth.js';

@@ -16,6 +16,12 @@ export interface ServedModel {
    * (left truncation). Optional: without it the server searches with countTokens.
    */
   truncateLeft?(prefix: string, text: string, request: EmbedRequest): Promise<string>;
+  /**
+   * Model calls worth keeping in flight at once (default 1). A model in a worker thread queues its calls,
+   * so with a second call waiting there it starts the next batch the moment one ends, instead of idling
+   * while the server's thread receives the vectors and forms the next batch.
+   */
+  readonly pipelineDepth?: number;
   /** False once the model can no longer serve (e.g. its worker died); /health then answers 503. */
   readonly healthy?: boolean;
   close?(): Promise<void>;

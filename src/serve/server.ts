@@ -11,7 +11,7 @@ import { checkDefaultPrompt, promptNames, type PromptCatalog } from './prompts.j
 import { OPENAI_EMBEDDINGS_BODY, TEI_EMBED_BODY, ajvErrorToServeError, type AjvErrorLike, type OpenAIEmbeddingsBody, type TeiEmbedBody } from './schemas.js';
 import type { ServedModel } from './served-model.js';
 import { EmbeddingService, type EmbedOutcome } from './service.js';
-import { float32ToBase64 } from './vectors.js';
+import { float32ToBase64, float32ToJson } from './vectors.js';
 
 export interface EmbeddingServerOptions {
   /** Any Embedder, or a WorkerModel (the model in a worker thread; see worker-model.ts). */
@@ -28,6 +28,8 @@ export interface EmbeddingServerOptions {
   maxBatchTokens?: number;
   /** Most inputs in one embed() call. Default: no limit but the token budget. 1 turns batching off. */
   maxBatchRequests?: number;
+  /** Model calls in flight at once. Default: the embedder's pipelineDepth (2 for a worker model), else 1. */
+  maxConcurrentBatches?: number;
   /** Most inputs in one request. Default 2048 (OpenAI's limit). */
   maxClientBatchSize?: number;
   /** Most requests queued or running at once; more get 429. Default 512. */
@@ -70,6 +72,8 @@ export interface EmbeddingServer {
 }
 
 const PUBLIC_ROUTES = new Set(['/health', '/metrics']);
+/** What fastify sends with the objects it serialises itself. */
+const JSON_TYPE = 'application/json; charset=utf-8';
 
 function isOpenAIRoute(url: string): boolean {
   return url === '/v1' || url.startsWith('/v1/') || url.startsWith('/v1?');
@@ -172,6 +176,7 @@ export async function createEmbeddingServer(o: EmbeddingServerOptions): Promise<
     maxBatchTokens,
     maxBatchRequests,
     maxConcurrentRequests,
+    maxConcurrentBatches: o.maxConcurrentBatches ?? embedder.pipelineDepth ?? 1,
     padded: o.paddedBatches ?? true,
     onBatch: (s) => {
       mBatchSize.observe(s.size);
@@ -250,6 +255,7 @@ export async function createEmbeddingServer(o: EmbeddingServerOptions): Promise<
     reply.code(404).send(isOpenAIRoute(request.url) ? openAIErrorBody(e) : teiErrorBody(e));
   });
 
+  const modelJson = JSON.stringify(modelName);
   const observe = (out: EmbedOutcome) => {
     mQueueDuration.observe(out.queueMs / 1000);
     mInferenceDuration.observe(out.inferenceMs / 1000);
@@ -275,13 +281,11 @@ export async function createEmbeddingServer(o: EmbeddingServerOptions): Promise<
     });
     observe(out);
     setTimingHeaders(reply, out);
-    const base64 = b.encoding_format === 'base64';
-    return {
-      object: 'list',
-      data: out.vectors.map((v, index) => ({ object: 'embedding', index, embedding: base64 ? float32ToBase64(v) : Array.from(v) })),
-      model: modelName,
-      usage: { prompt_tokens: out.tokens, total_tokens: out.tokens },
-    };
+    const encode = b.encoding_format === 'base64' ? (v: Float32Array) => `"${float32ToBase64(v)}"` : float32ToJson;
+    // The JSON text is written here (the same bytes JSON.stringify gives): most of a response is numbers.
+    const data = out.vectors.map((v, index) => `{"object":"embedding","index":${index},"embedding":${encode(v)}}`).join(',');
+    reply.type(JSON_TYPE);
+    return `{"object":"list","data":[${data}],"model":${modelJson},"usage":{"prompt_tokens":${out.tokens},"total_tokens":${out.tokens}}}`;
   });
 
   app.post('/embed', { schema: { body: TEI_EMBED_BODY } }, async (request, reply) => {
@@ -304,7 +308,8 @@ export async function createEmbeddingServer(o: EmbeddingServerOptions): Promise<
     });
     observe(out);
     setTimingHeaders(reply, out);
-    return out.vectors.map((v) => Array.from(v));
+    reply.type(JSON_TYPE);
+    return `[${out.vectors.map(float32ToJson).join(',')}]`;
   });
 
   const modelCard = () => ({ id: modelName, object: 'model', created: createdAt, owned_by: 'qzhou' });

@@ -4,6 +4,7 @@
 // worker (model-worker.ts): HTTP work overlaps with inference, and the server stays responsive.
 // Vectors come back as transferred buffers (no copy).
 import { Worker } from 'node:worker_threads';
+import type { EventLoopUtilization } from 'node:perf_hooks';
 import type { EmbedRequest } from '../model/embedder.js';
 import { plainRequest, type ServedModel } from './served-model.js';
 import type { WorkerCall, WorkerData, WorkerMessage, WorkerModelSource } from './worker-protocol.js';
@@ -34,6 +35,8 @@ export class WorkerModel implements ServedModel {
   readonly dim: number;
   readonly maxLength: number;
   readonly embedTokenIds?: (ids: readonly (readonly number[])[]) => Promise<Float32Array[]>;
+  /** Calls queue in the worker: one waiting behind the running one keeps the worker busy (see ServedModel). */
+  readonly pipelineDepth = 2;
   private readonly pending = new Map<number, Pending>();
   private counts: { job: { texts: string[]; request: EmbedRequest }; resolve: (v: number[]) => void; reject: (e: Error) => void }[] = [];
   private nextId = 1;
@@ -91,6 +94,11 @@ export class WorkerModel implements ServedModel {
       throw e;
     });
     return new WorkerModel(worker, ready, opts);
+  }
+
+  /** The worker thread's event-loop utilisation (ONNX Runtime's run() counts as busy); see performance.eventLoopUtilization. */
+  utilization(previous?: EventLoopUtilization): EventLoopUtilization {
+    return this.worker.performance.eventLoopUtilization(previous);
   }
 
   get healthy(): boolean {

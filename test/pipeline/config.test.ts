@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loadPipelineConfig, parsePipelineConfig, PipelineConfigError, rawStageConfig } from '../../src/pipeline/index.js';
@@ -112,4 +112,28 @@ test('overrides are checked and named in errors; pipeline-owned stage fields are
   const bad = issuesOf(() => parsePipelineConfig('sources: [1, 2', { file: '/tmp/x.yaml' }));
   assert.match(bad[0]!.message, /invalid YAML/);
   assert.match(bad[0]!.where, /^\/tmp\/x\.yaml:\d+:\d+$/);
+});
+
+test("a source's training task must be in the instruction tables, checked when the config is read", () => {
+  const file = join(root, 'examples/banking77/pipeline.yaml');
+  const issues = issuesOf(() => loadPipelineConfig(file, { overrides: ['sources.banking77.task=Banking77Clasification', 'sources.stsb.retrieval.task=NoSuchTask'] }));
+  assert.deepEqual(
+    issues.map((i) => [i.path, i.where]),
+    [
+      ['sources.banking77.task', '--set sources.banking77.task=Banking77Clasification'],
+      ['sources.stsb.retrieval.task', '--set sources.stsb.retrieval.task=NoSuchTask'],
+    ],
+  );
+  assert.match(issues[0]!.message, /"Banking77Clasification" is not in the instruction tables .*give "instruction" instead/);
+  // In the file, the issue names its line.
+  const dir = mkdtempSync(join(tmpdir(), 'qzhou-pcfg-'));
+  try {
+    const bad = join(dir, 'p.yaml');
+    writeFileSync(bad, readFileSync(file, 'utf8').replace(/(\n\s+task: )Banking77Classification/, '$1NoSuchTask').replace(/\.\.\/\.\.\//g, `${root}/`));
+    const located = issuesOf(() => loadPipelineConfig(bad)).find((i) => i.path === 'sources.banking77.task')!;
+    const line = readFileSync(bad, 'utf8').split('\n').findIndex((l) => /task: NoSuchTask/.test(l)) + 1;
+    assert.match(located.where, new RegExp(`^${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:${line}:\\d+$`));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

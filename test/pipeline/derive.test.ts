@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pairsToRetrieval, sampleRecordFile } from '../../src/pipeline/index.js';
@@ -26,11 +26,11 @@ test('pairsToRetrieval: pairs at or above the threshold, one record per pair wha
       { type: 'retrieval', query: 'A plane is taking off.', pos: ['An air plane is taking off.'], neg: [], dataset: 'sts-ret', score: 5 },
       { type: 'retrieval', query: 'A man plays a flute.', pos: ['A man plays a large flute.'], neg: [], dataset: 'sts-ret', score: 4 },
     ]);
-    assert.ok(!existsSync(`${out}.partial`));
+    assert.deepEqual(readdirSync(dir).sort(), ['pairs.jsonl', 'ret.jsonl'], 'no temporary file left behind');
     // A bad record names its file and line.
     writeFileSync(input, `${JSON.stringify(recs[0])}\n{"type":"pair","text1":"x"}\n`);
     await assert.rejects(pairsToRetrieval(input, join(dir, 'bad.jsonl'), { minScore: 1, dataset: 'd' }), (e: Error) => e.message.includes(`${input}:2`));
-    assert.ok(!existsSync(join(dir, 'bad.jsonl')) && !existsSync(join(dir, 'bad.jsonl.partial')), 'nothing half-written');
+    assert.deepEqual(readdirSync(dir).sort(), ['pairs.jsonl', 'ret.jsonl'], 'nothing half-written, no temporary file left');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

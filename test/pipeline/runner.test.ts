@@ -138,6 +138,10 @@ test('--force reruns a step and the steps that use its outputs; --until stops ea
     await runSteps(h.config, h.steps, { ...quiet, force: ['init'] });
     assert.deepEqual(h.runs, { transform: 1, init: 2, mine: 3, eval: 3 }, 'init, and mine (which reads init) and eval (which reads mine), not transform');
     await assert.rejects(runSteps(h.config, h.steps, { ...quiet, force: ['nope' as StepName] }), /unknown step "nope"/);
+    // The plan checks step names as the run does (it used to plan nothing for an unknown --until).
+    await assert.rejects(planSteps(h.config, h.steps, { until: 'nope' as StepName }), /--until: unknown step "nope"/);
+    await assert.rejects(planSteps(h.config, h.steps, { force: ['nope' as StepName] }), /--force: unknown step "nope"/);
+    assert.deepEqual((await planSteps(h.config, h.steps, { until: 'init' })).map((p) => p.step), ['transform', 'init']);
   } finally {
     rmSync(h.dir, { recursive: true, force: true });
   }

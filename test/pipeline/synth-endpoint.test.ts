@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join, resolve } from 'node:path';
-import { loadPipelineConfig, resolveEndpoint, synthNotice } from '../../src/pipeline/index.js';
+import { PIPELINE_STEPS, loadPipelineConfig, resolveEndpoint, synthNotice } from '../../src/pipeline/index.js';
 
 const demo = join(resolve(import.meta.dirname, '../..'), 'examples/banking77/pipeline.yaml');
 
-test('synthesis runs only with an endpoint: from the config, else from the environment', () => {
+test('synthesis runs only with an endpoint: from the config, else from the environment', async () => {
   const jobs = [{ generator: 'paraphrase' as const, source: 'b' }];
   assert.equal(resolveEndpoint(null, {}), null);
   assert.equal(resolveEndpoint({ jobs }, {}), null, 'no base URL and no model');
@@ -26,6 +26,11 @@ test('synthesis runs only with an endpoint: from the config, else from the envir
     process.env.QZHOU_LLM_MODEL = 'qwen2.5-7b-instruct';
     assert.equal(synthNotice(config), null, 'the demo synthesises once the environment names an endpoint');
     assert.match(synthNotice({ ...config, synth: null })!, /no "synth" section/);
+    // The seed picks each job's subset, so it is part of a configured synth step's identity (not of a skipped one).
+    const synth = PIPELINE_STEPS.find((s) => s.name === 'synth')!;
+    assert.notDeepEqual(await synth.identity(config), await synth.identity({ ...config, seed: config.seed + 1 }));
+    delete process.env.QZHOU_LLM_BASE_URL;
+    assert.deepEqual(await synth.identity(config), await synth.identity({ ...config, seed: config.seed + 1 }));
   } finally {
     if (saved.url === undefined) delete process.env.QZHOU_LLM_BASE_URL;
     else process.env.QZHOU_LLM_BASE_URL = saved.url;

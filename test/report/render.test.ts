@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  barChart, buildPlots, downsample, escapeHtml, escapeMarkdown, evaluationTable, formatTick, lineChart, movingAverage, niceTicks, renderMarkdown, writeReport,
+  barChart, buildPlots, downsample, escapeHtml, escapeMarkdown, evaluationTable, formatSeconds, formatTick, lineChart, movingAverage, niceTicks, renderMarkdown, writeReport,
 } from '../../src/report/index.js';
 import { HOSTILE, sampleReport } from './sample-data.js';
 
@@ -101,4 +101,15 @@ test('writeReport writes report.html, report.md and one SVG per plot', () => {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('formatSeconds rounds to the second before splitting minutes (never "1 min 60 s")', () => {
+  assert.equal(formatSeconds(12.34), '12.3 s');
+  assert.equal(formatSeconds(59.94), '59.9 s');
+  assert.equal(formatSeconds(59.96), '1 min 00 s');
+  assert.equal(formatSeconds(61), '1 min 01 s');
+  assert.equal(formatSeconds(119.6), '2 min 00 s');
+  assert.equal(formatSeconds(3599.5), '60 min 00 s');
+  assert.equal(formatSeconds(null), '–');
+  assert.equal(formatSeconds(NaN), '–');
 });

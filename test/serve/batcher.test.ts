@@ -71,6 +71,38 @@ test('maxBatchRequests = 1 serves one input per embed() call', async () => {
   assert.deepEqual(e.calls.map((c) => c.texts), [['a'], ['b'], ['c']]);
 });
 
+test('maxConcurrentBatches = 2 hands the next batch to the model while one runs, and never a third', async () => {
+  const e = new GatedEmbedder({ dim: 4 });
+  const stats: BatchStats[] = [];
+  const b = new DynamicBatcher(e, { maxBatchTokens: 1000, maxConcurrentRequests: 10, maxConcurrentBatches: 2, onBatch: (x) => stats.push(x) });
+  const first = b.submit([text('a')]);
+  await e.waitPending(1);
+  const second = b.submit([text('b'), text('c')]);
+  await e.waitPending(2); // sent while the first call still runs
+  const rest = [b.submit([text('d')]), b.submit([text('e')])];
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(e.pending.length, 2, 'two calls in flight at most');
+  assert.equal(b.runningBatches, 2);
+  assert.equal(b.queuedInputs, 2);
+  await new Promise((r) => setTimeout(r, 200)); // the second call waits behind the first
+  e.releaseNext();
+  await first;
+  await e.waitPending(2); // the first call's end lets the queued inputs go, as one batch
+  await new Promise((r) => setTimeout(r, 40)); // the second call's own time
+  e.releaseNext();
+  const s2 = await second;
+  // Time spent waiting behind the first call is queueing, not inference, in the answer and in onBatch.
+  assert.ok(s2.queueMs >= 190, `queueMs ${s2.queueMs}`);
+  assert.ok(s2.inferenceMs >= 35 && s2.inferenceMs < 150, `inferenceMs ${s2.inferenceMs}`);
+  assert.ok(stats[1]!.durationMs >= 35 && stats[1]!.durationMs < 150, `durationMs ${stats[1]!.durationMs}`);
+  e.openAll();
+  const out = await Promise.all([second, ...rest]);
+  assert.deepEqual(e.log.map((c) => c.texts), [['a'], ['b', 'c'], ['d', 'e']]);
+  const ref = new SyntheticEmbedder({ dim: 4 });
+  assert.deepEqual(out[0]!.vectors, await ref.embed(['b', 'c']));
+  assert.deepEqual(out[2]!.vectors, await ref.embed(['e']));
+});
+
 test('inputs with different keys never share an embed() call, and token ids go to embedTokenIds', async () => {
   const e = new GatedEmbedder({ dim: 4 });
   const b = new DynamicBatcher(e, { maxBatchTokens: 1000, maxConcurrentRequests: 10 });

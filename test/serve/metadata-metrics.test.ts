@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { readModelMetadata } from '../../src/serve/model-metadata.js';
 import { MetricsRegistry, exponentialBuckets } from '../../src/serve/metrics.js';
 import { ApiKeyCheck } from '../../src/serve/auth.js';
-import { base64ToFloat32, float32ToBase64, truncateDimensions } from '../../src/serve/vectors.js';
+import { base64ToFloat32, float32ToBase64, float32ToJson, truncateDimensions } from '../../src/serve/vectors.js';
 import { parsePrometheus, sampleValue } from './helpers.js';
 
 test('readModelMetadata reads sentence-transformers prompts and vocab_size; bad files are named with the field', async (t) => {
@@ -89,4 +89,18 @@ test('dimensions: truncation re-normalises; base64 round-trips float32 bits', ()
   assert.equal(float32ToBase64(new Float32Array([1])), Buffer.from([0, 0, 0x80, 0x3f]).toString('base64'));
   // A subarray view encodes only its own bytes.
   assert.deepEqual(base64ToFloat32(float32ToBase64(odd.subarray(1, 3))), odd.subarray(1, 3));
+});
+
+test('float32ToJson writes exactly what JSON.stringify writes for the same vector', () => {
+  let seed = 7;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+  const cases = [
+    Float32Array.from({ length: 384 }, rand),
+    Float32Array.from({ length: 64 }, () => rand() * 1e-30),
+    new Float32Array([0, -0, 1, -1, 1e-45, -1.4e-45, 1.17549435e-38, 3.4028234663852886e38, 1e21, 1e-7, 123456789, Math.fround(0.1)]),
+    new Float32Array([0.5, NaN, -Infinity, Infinity]), // not JSON numbers: written as null, as JSON.stringify does
+    new Float32Array(0),
+    new Float32Array([9, 0.25, -2]).subarray(1),
+  ];
+  for (const v of cases) assert.equal(float32ToJson(v), JSON.stringify(Array.from(v)));
 });

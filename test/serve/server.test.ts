@@ -57,6 +57,27 @@ test('POST /v1/embeddings answers in OpenAI shape with exactly the vectors embed
   assert.equal(one.json.model, 'tiny-test');
 });
 
+test('embedding responses are byte for byte what JSON.stringify writes for the same answer', async () => {
+  const texts = ['the cat sat', 'on the mat'];
+  const expected = await embedder.embed(texts);
+  const tokens = embedder.countTokens(texts).reduce((a, b) => a + b, 0);
+  const body = (encode: (v: Float32Array) => unknown) =>
+    JSON.stringify({
+      object: 'list',
+      data: expected.map((v, index) => ({ object: 'embedding', index, embedding: encode(v) })),
+      model: 'tiny-test',
+      usage: { prompt_tokens: tokens, total_tokens: tokens },
+    });
+  const f = await postJson(`${url}/v1/embeddings`, { input: texts });
+  assert.equal(f.text, body((v) => Array.from(v)));
+  assert.equal(f.headers.get('content-type'), 'application/json; charset=utf-8');
+  const b = await postJson(`${url}/v1/embeddings`, { input: texts, encoding_format: 'base64' });
+  assert.equal(b.text, body((v) => Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64')));
+  const tei = await postJson(`${url}/embed`, { inputs: texts });
+  assert.equal(tei.text, JSON.stringify(expected.map((v) => Array.from(v))));
+  assert.equal(tei.headers.get('content-type'), 'application/json; charset=utf-8');
+});
+
 test('base64 encoding carries the same float32 bits; dimensions truncate and re-normalise', async () => {
   const texts = ['alpha beta', 'gamma'];
   const expected = await embedder.embed(texts);
@@ -350,4 +371,27 @@ test('server options are checked by name, and a bad default prompt is refused at
   await assert.rejects(createEmbeddingServer({ embedder, defaultPromptName: 'nope' }), /default prompt "nope" is neither one of the model's prompts \(none\) nor a QZhou task name/);
   const s = await createEmbeddingServer({ embedder, maxBatchRequests: Infinity, requestTimeoutMs: 0, defaultPromptName: 'SCIDOCS' });
   await s.close();
+});
+
+test("the server keeps the embedder's pipelineDepth of model calls in flight; maxConcurrentBatches overrides it", async () => {
+  const inFlight = async (pipelineDepth: number | undefined, maxConcurrentBatches?: number) => {
+    const gated = new GatedEmbedder({ dim: 4 });
+    const embedder: ServedModel = Object.assign(gated, { pipelineDepth });
+    const s = await createEmbeddingServer({ embedder, maxBatchRequests: 1, maxConcurrentBatches });
+    const u = await s.listen();
+    try {
+      const answers = ['a', 'b', 'c'].map((t) => postJson(`${u}/embed`, { inputs: t }));
+      await gated.waitPending(1);
+      await new Promise((r) => setTimeout(r, 50));
+      const most = gated.pending.length;
+      gated.openAll();
+      for (const a of await Promise.all(answers)) assert.equal(a.status, 200);
+      return most;
+    } finally {
+      await s.close();
+    }
+  };
+  assert.equal(await inFlight(undefined), 1);
+  assert.equal(await inFlight(2), 2);
+  assert.equal(await inFlight(2, 1), 1);
 });

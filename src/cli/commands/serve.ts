@@ -6,7 +6,7 @@ import { loadModelForServing, type ServeModelOptions } from '../../serve/load-mo
 import type { ModelMetadata } from '../../serve/model-metadata.js';
 import type { ServedModel } from '../../serve/served-model.js';
 import { SyntheticEmbedder } from '../../serve/synthetic-embedder.js';
-import { UsageError, numberFlag, parseFlags, type Command } from '../command.js';
+import { UsageError, intFlag, numberFlag, parseFlags, type Command } from '../command.js';
 
 const USAGE = `usage: qzhou serve (--model DIR | --synthetic DIM) [options]
 
@@ -51,12 +51,6 @@ batching and limits:
 example:
   qzhou serve --synthetic 64 --port 8080 &
   curl -s localhost:8080/v1/embeddings -H 'content-type: application/json' -d '{"input": ["hello"]}'`;
-
-function intFlag(name: string, value: string | undefined, fallback: number, min = 1): number {
-  const n = numberFlag(name, value, fallback);
-  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name}: expected an integer ≥ ${min}, got "${value}"`);
-  return n;
-}
 
 const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, gib: 1024 ** 3 };
 

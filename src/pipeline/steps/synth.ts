@@ -45,7 +45,8 @@ export const synthStep: PipelineStep = {
   async identity(config) {
     const ep = resolveEndpoint(config.synth);
     if (!ep || !config.synth || config.synth.jobs.length === 0) return { configured: false };
-    return { configured: true, baseUrl: ep.baseUrl, model: ep.model, jobs: config.synth.jobs };
+    // The seed picks each job's subset of records.
+    return { configured: true, baseUrl: ep.baseUrl, model: ep.model, jobs: config.synth.jobs, seed: config.seed };
   },
   async run(ctx) {
     const notice = synthNotice(ctx.config);

@@ -83,7 +83,8 @@ function trainStep(stage: StageName): PipelineStep {
       const resume = Boolean(await latestCheckpoint(ctx.dir));
       if (resume) ctx.log('resuming from the latest checkpoint');
       const result = await runTraining(trainConfig, { resume, signal: ctx.signal });
-      if (result.interrupted || !result.modelDir) return { outputs: [], summary: {} };
+      if (ctx.signal.aborted) return { outputs: [], summary: {} }; // the runner reports the interruption
+      if (result.interrupted || !result.modelDir) throw new Error(`${stage}: the trainer stopped without writing a final model`);
       const s = trainConfig.stages[0]!;
       return {
         outputs: ['model', 'metrics.jsonl'],
