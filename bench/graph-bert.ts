@@ -14,7 +14,8 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import pkg from 'onnx-proto';
 import { type HostTensor, Graph, Runtime, buildVjp, gradName, serializeGraph } from '../src/graph/index.js';
-import { BERT_SMALL, encoderFlops, encoderInputs, encoderWeights, engineEncoder, handEncoder, rng } from './graph-encoder.js';
+import { BERT_SMALL, encoderFlops, encoderInputs, encoderWeights, engineEncoder, handEncoder } from './graph-encoder.js';
+import { mulberry32 } from '../src/util/random.js';
 
 const { onnx } = pkg;
 
@@ -34,7 +35,7 @@ const C = { ...BERT_SMALL, batch: flag('batch', BERT_SMALL.batch), seq: flag('se
 const weights = encoderWeights(C);
 const { host: hostFeeds, ort: ortFeeds } = encoderInputs(C);
 const tokens = C.batch * C.seq;
-const rand = rng(99);
+const rand = mulberry32(99);
 
 // --- timing helpers ---
 

@@ -3,6 +3,7 @@
 import * as ort from 'onnxruntime-node';
 import pkg from 'onnx-proto';
 import { type HostTensor, type Value, Graph } from '../src/graph/index.js';
+import { mulberry32 } from '../src/util/random.js';
 
 const { onnx } = pkg;
 
@@ -20,15 +21,6 @@ export interface EncoderConfig {
 
 export const BERT_SMALL: EncoderConfig = { layers: 4, hidden: 256, heads: 4, ffn: 1024, vocab: 30522, maxPos: 512, batch: 32, seq: 128, eps: 1e-12 };
 
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 export interface Weight {
   shape: number[];
   data: Float32Array;
@@ -36,7 +28,7 @@ export interface Weight {
 
 /** Deterministic random weights (LayerNorms: 1 and 0), by param name. */
 export function encoderWeights(C: EncoderConfig, seed = 42): Map<string, Weight> {
-  const rand = rng(seed);
+  const rand = mulberry32(seed);
   const weights = new Map<string, Weight>();
   const weight = (name: string, shape: number[], init: 'normal' | 'ones' | 'zeros' = 'normal') => {
     const n = shape.reduce((a, b) => a * b, 1);
@@ -156,7 +148,7 @@ export function handEncoder(C: EncoderConfig, weights: Map<string, Weight>): Uin
 
 /** Token ids, positions and a padding mask (rows padded to random lengths, as real batches are). */
 export function encoderInputs(C: EncoderConfig, seed = 7): { host: Record<string, HostTensor>; ort: Record<string, ort.Tensor> } {
-  const rand = rng(seed);
+  const rand = mulberry32(seed);
   const tokens = C.batch * C.seq;
   const ids = new BigInt64Array(tokens);
   const pos = new BigInt64Array(tokens);

@@ -4,7 +4,7 @@
 // reduce their [V, 256] result to a scalar so the timing holds no output copy.
 // Usage: npx tsx bench/graph-gather-grad.ts [--reps 7] [--threads 1]
 import { type HostTensor, Graph, Runtime, buildVjp, gradName } from '../src/graph/index.js';
-import { rng } from './graph-encoder.js';
+import { mulberry32 } from '../src/util/random.js';
 
 function flag(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -39,7 +39,7 @@ function oneHotGraph(v: number): Graph {
   return g;
 }
 
-const rand = rng(5);
+const rand = mulberry32(5);
 const d: HostTensor = { dtype: 'f32', dims: [T, H], data: Float32Array.from({ length: T * H }, () => rand() - 0.5) };
 console.log(`embedding gradient for ${T} tokens × ${H} dims; CPU ms per run, median of ${REPS}`);
 console.log(`${'vocab'.padStart(7)} ${'scatter-add'.padStart(12)} ${'one-hot MatMul'.padStart(15)} ${'agree'.padStart(8)}`);

@@ -3,6 +3,7 @@
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { mulberry32 } from '../src/util/random.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -14,21 +15,10 @@ export interface ModelSpec {
   texts: string[];
 }
 
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export const WORDS = 'the a of to and in is for on that with as by at from how what why can does search query passage model vector bank card account transfer money weather city river mountain music film book science history'.split(' ');
 
 export function sentences(n: number, minWords: number, maxWords: number, vocab: (r: () => number) => string, seed: number): string[] {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   return Array.from({ length: n }, (_, i) => {
     const len = minWords + Math.floor(r() * (maxWords - minWords + 1));
     return `${i} ` + Array.from({ length: len }, () => vocab(r)).join(' ');
@@ -52,7 +42,7 @@ export function tinyQwen(dir: string): ModelSpec {
 export async function smallBert(dir: string): Promise<ModelSpec> {
   const { writeSafetensors, floatTensor } = await import('../src/model/index.js');
   const H = 384, L = 6, I = 1536, V = 8192, P = 512;
-  const r = rng(42);
+  const r = mulberry32(42);
   const rand = (n: number, scale = 0.05) => Float32Array.from({ length: n }, () => (r() * 2 - 1) * scale);
   const ones = (n: number) => new Float32Array(n).fill(1);
   const t = [

@@ -1,7 +1,7 @@
 // Cost of the training losses with their analytic gradients, against the bare similarity matrix they
 // cannot avoid (measured side by side in this run; float64 JS on the CPU).
 // Run: npx tsx bench/train-losses.ts [--quick]
-import { retrievalInfoNCE, classificationInfoNCE, cosentLoss, type Embeddings } from '../src/train/losses.js';
+import { retrievalInfoNCE, classificationInfoNCE, cosentLoss, scaledProducts, type Embeddings } from '../src/train/losses.js';
 import { Rng } from '../src/train/random.js';
 
 const quick = process.argv.includes('--quick');
@@ -13,39 +13,14 @@ function rows(n: number, d: number): Embeddings {
 }
 
 /**
- * One float64 matrix product anchors·candidatesᵀ with the same four-rows-at-a-time kernel the losses
- * use: the unit of work. Loss + gradients needs three such products (logits, dA, dC), so a ratio near 3
- * means the loss adds little beyond its matrix work.
+ * One float64 matrix product anchors·candidatesᵀ with the four-rows-at-a-time kernel the losses use for
+ * their logits (`scaledProducts`): the unit of work. Loss + gradients needs three such products (logits,
+ * dA, dC), so a ratio near 3 means the loss adds little beyond its matrix work.
  */
-function similarityOnly(anchors: Embeddings, candidates: Embeddings[]): number {
-  const d = anchors.dim;
+function similarityOnly(anchors: Embeddings, candidates: Embeddings[]): Float64Array {
   const A = Float64Array.from(anchors.data);
-  let acc = 0;
-  for (const c of candidates) {
-    const C = Float64Array.from(c.data);
-    for (let i0 = 0; i0 < anchors.rows; i0 += 4) {
-      const o0 = i0 * d;
-      const o1 = Math.min(i0 + 1, anchors.rows - 1) * d;
-      const o2 = Math.min(i0 + 2, anchors.rows - 1) * d;
-      const o3 = Math.min(i0 + 3, anchors.rows - 1) * d;
-      for (let j = 0; j < c.rows; j++) {
-        const jo = j * d;
-        let s0 = 0;
-        let s1 = 0;
-        let s2 = 0;
-        let s3 = 0;
-        for (let k = 0; k < d; k++) {
-          const cv = C[jo + k]!;
-          s0 += A[o0 + k]! * cv;
-          s1 += A[o1 + k]! * cv;
-          s2 += A[o2 + k]! * cv;
-          s3 += A[o3 + k]! * cv;
-        }
-        acc += s0 + s1 + s2 + s3;
-      }
-    }
-  }
-  return acc;
+  const C = candidates.map((c) => ({ rows: c.rows, hat: Float64Array.from(c.data) }));
+  return scaledProducts(A, anchors.rows, anchors.dim, C, 1);
 }
 
 /** Median milliseconds of `reps` runs of each function, interleaved so load changes hit both alike. */

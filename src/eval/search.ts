@@ -4,7 +4,7 @@
 // memory for large corpora) and queries in blocks; per-chunk results are merged per query.
 // Order: score descending, ties → lower document index first (ONNX TopK's rule, kept by the merge).
 import { Graph, Runtime, hostTensor, type GraphSession } from '../graph/index.js';
-import { normalizeTorch } from './paired.js';
+import { normalizeTorch, normalizeTorchInto } from './paired.js';
 
 export interface TopKResult {
   /** Document indices, best first. */
@@ -29,7 +29,11 @@ export interface ExactTopKOptions {
 
 const sessions = new Map<string, Promise<GraphSession>>();
 
-/** One graph per (dim, k): Gemm(q, dᵀ) → TopK(k) → int32 indices. */
+/**
+ * One graph per (dim, k): Gemm(q, dᵀ) → TopK(k) → int32 indices, plus `nonFinite`, the sum of the first
+ * query's scores times 0: NaN exactly when some score of that (finite) query is not finite, which any
+ * document holding NaN or ±Infinity causes (0 · ∞ is NaN too). It replaces a JS pass over the documents.
+ */
 function topKSession(dim: number, k: number, threads?: number): Promise<GraphSession> {
   const key = `${dim}:${k}:${threads ?? ''}`;
   let s = sessions.get(key);
@@ -41,6 +45,7 @@ function topKSession(dim: number, k: number, threads?: number): Promise<GraphSes
     const [values, indices] = g.op('TopK', [scores, g.constI64([k])], { axis: 1, largest: 1, sorted: 1 }, 2);
     g.output(values!, 'scores');
     g.output(indices!.cast('i32'), 'indices');
+    g.output(scores.slice([0], [1], [0]).mul(0).reduceSum(undefined, false), 'nonFinite');
     s = Runtime.get('cpu').session(g, threads ? { threads } : {});
     sessions.set(key, s);
     s.catch(() => sessions.delete(key));
@@ -72,12 +77,11 @@ function checkVectors(vs: readonly Float32Array[], dim: number, what: string, of
   }
 }
 
-/** Names the first non-finite value when a packed block fails the fast check (an overflowing sum passes the precise scan). */
-function checkPacked(buf: Float32Array, dim: number, what: string, offset: number): void {
-  if (allFinite(buf)) return;
-  for (let i = 0; i < buf.length; i++) {
+/** Names the first non-finite value of a vector (none is named when only a sum overflowed). */
+function checkFinite(v: Float32Array, what: string, index: number): void {
+  for (let i = 0; i < v.length; i++) {
     // x − x is NaN exactly for NaN and ±Infinity.
-    if (buf[i]! - buf[i]! !== 0) throw new Error(`exactTopK: ${what} ${offset + Math.floor(i / dim)} has a non-finite value at dimension ${i % dim} (${buf[i]})`);
+    if (v[i]! - v[i]! !== 0) throw new Error(`exactTopK: ${what} ${index} has a non-finite value at dimension ${i} (${v[i]})`);
   }
 }
 
@@ -129,7 +133,9 @@ export class StreamingTopK {
     this.dim = queries[0]?.length ?? 0;
     if (queries.length > 0 && this.dim === 0) throw new Error('exactTopK: vectors have no dimensions');
     checkVectors(queries, this.dim, 'query');
-    queries.forEach((v, i) => checkPacked(v, this.dim, 'query', i));
+    queries.forEach((v, i) => {
+      if (!allFinite(v)) checkFinite(v, 'query', i);
+    });
     this.q = opts.normalize ? queries.map(normalizeTorch) : queries;
     this.results = new Array(queries.length);
   }
@@ -148,18 +154,27 @@ export class StreamingTopK {
       return;
     }
     checkVectors(docs, dim, 'document', this.seen);
-    const dv = this.opts.normalize ? docs.map(normalizeTorch) : docs;
-    const nd = dv.length;
+    const nd = docs.length;
     const chunk = Math.max(1, Math.min(nd, this.opts.docChunkSize ?? Math.max(1024, Math.floor((256 * 2 ** 20) / (4 * dim)))));
     const block = Math.max(1, Math.min(nq, this.opts.blockSize ?? Math.min(256, Math.max(8, Math.floor((128 * 2 ** 20) / (4 * chunk))))));
     const qbuf = new Float32Array(block * dim);
-    const packed = contiguousView(dv, 0, nd, dim) ? new Float32Array(0) : new Float32Array(Math.min(chunk, nd) * dim);
+    // Documents go to ORT as one matrix per chunk: rows of one buffer are used in place; otherwise they are
+    // copied (normalised on the way when asked) into one buffer reused for every chunk.
+    const inPlace = !this.opts.normalize && contiguousView(docs, 0, nd, dim) !== undefined;
+    const packed = inPlace ? new Float32Array(0) : new Float32Array(Math.min(chunk, nd) * dim);
     let pairs = 0;
     for (let d0 = 0; d0 < nd; d0 += chunk) {
       const dn = Math.min(chunk, nd - d0);
-      const dbuf = contiguousView(dv, d0, dn, dim) ?? packed.subarray(0, dn * dim);
-      if (dbuf.buffer !== dv[d0]!.buffer) for (let i = 0; i < dn; i++) dbuf.set(dv[d0 + i]!, i * dim);
-      checkPacked(dbuf, dim, 'document', this.seen + d0);
+      let dbuf: Float32Array;
+      if (inPlace) dbuf = contiguousView(docs, d0, dn, dim)!;
+      else {
+        dbuf = packed.subarray(0, dn * dim);
+        for (let i = 0; i < dn; i++) {
+          const row = dbuf.subarray(i * dim, (i + 1) * dim);
+          if (this.opts.normalize) normalizeTorchInto(docs[d0 + i]!, row);
+          else row.set(docs[d0 + i]!);
+        }
+      }
       const kc = Math.min(this.k, dn);
       const session = await topKSession(dim, kc, this.opts.threads);
       const dTensor = hostTensor('f32', dbuf, [dn, dim]);
@@ -170,6 +185,10 @@ export class StreamingTopK {
         const qview = qbuf.subarray(0, qn * dim);
         for (let i = 0; i < qn; i++) qview.set(this.q[q0 + i]!, i * dim);
         const out = await session.run({ q: hostTensor('f32', qview, [qn, dim]), d: dTensor });
+        // Checked once per chunk, on its first query block; a flag raised only by overflow names nothing.
+        if (q0 === 0 && Number.isNaN((out.nonFinite!.data as Float32Array)[0])) {
+          for (let i = 0; i < dn; i++) checkFinite(docs[d0 + i]!, 'document', offset + i);
+        }
         const vals = out.scores!.data as Float32Array;
         const idx = out.indices!.data as Int32Array;
         for (let i = 0; i < qn; i++) {

@@ -7,6 +7,7 @@ export interface TaskRow {
   split: string;
   subset: string;
   metric: string;
+  /** The task's main score as mteb writes it (0–1; tables show it × 100). */
   score: number;
   seconds?: number;
 }

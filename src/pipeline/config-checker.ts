@@ -2,6 +2,7 @@
 // reported as `file:line:column: field.path: problem`, with a "did you mean" hint for unknown keys.
 import { statSync } from 'node:fs';
 import { LineCounter, parseDocument, isMap, isScalar, type Document } from 'yaml';
+import { closestKey } from '../util/suggest.js';
 
 export type PathSeg = string | number;
 
@@ -99,7 +100,7 @@ export class Checker {
   keys(obj: Record<string, unknown>, path: readonly PathSeg[], allowed: readonly string[]): void {
     for (const k of Object.keys(obj)) {
       if (allowed.includes(k)) continue;
-      const hint = suggest(k, allowed);
+      const hint = closestKey(k, allowed);
       this.fail([...path, k], hint ? `unknown field (did you mean "${hint}"?)` : `unknown field; known fields: ${allowed.join(', ')}`, true);
     }
   }
@@ -155,29 +156,4 @@ export class Checker {
     if (kind === 'dir' && !st.isDirectory()) return this.fail(path, `${p} is not a directory`) ?? false;
     return true;
   }
-}
-
-function suggest(key: string, allowed: readonly string[]): string | undefined {
-  const norm = (s: string) => s.toLowerCase().replace(/[_-]/g, '');
-  let best: string | undefined;
-  let bestD = Infinity;
-  for (const a of allowed) {
-    const d = editDistance(norm(key), norm(a));
-    if (d < bestD) [best, bestD] = [a, d];
-  }
-  return bestD <= Math.max(1, Math.floor(key.length / 4)) ? best : undefined;
-}
-
-function editDistance(a: string, b: string): number {
-  const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0]!;
-    prev[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = prev[j]!;
-      prev[j] = Math.min(prev[j]! + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diag = tmp;
-    }
-  }
-  return prev[b.length]!;
 }

@@ -4,6 +4,8 @@
 // the load bench, and by `qzhou serve --synthetic DIM` for testing clients without a model.
 import type { Embedder, EmbedRequest } from '../model/embedder.js';
 import { formatPrompt, instructionForSide } from '../model/instructions.js';
+import { fnv1a32 } from '../util/hash.js';
+import { mulberry32 } from '../util/random.js';
 
 export interface SyntheticEmbedderOptions {
   dim?: number;
@@ -27,27 +29,13 @@ export interface SyntheticCall {
   request?: EmbedRequest;
 }
 
-function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
-
-/** mulberry32: small, fast, good enough to spread vectors. */
+/** A unit vector of uniform(−1, 1) components from a seeded mulberry32 stream. */
 function unitVector(seed: number, dim: number): Float32Array {
-  let a = seed >>> 0;
+  const next = mulberry32(seed);
   const raw = new Float64Array(dim);
   let sq = 0;
   for (let i = 0; i < dim; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    const u = ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    raw[i] = u * 2 - 1;
+    raw[i] = next() * 2 - 1;
     sq += raw[i]! * raw[i]!;
   }
   const norm = Math.sqrt(sq) || 1;
@@ -104,7 +92,7 @@ export class SyntheticEmbedder implements Embedder {
     });
     if (this.record) this.calls.push({ texts: [...texts], request: { ...request } });
     if (this.costMs) await this.spend(this.costMs(tokens.map((t) => t.length)));
-    const out = tokens.map((t) => unitVector(fnv1a(`t\u0000${t.join(' ')}`), this.dim));
+    const out = tokens.map((t) => unitVector(fnv1a32(`t\u0000${t.join(' ')}`), this.dim));
     request.onProgress?.(texts.length, texts.length);
     return out;
   }
@@ -112,7 +100,7 @@ export class SyntheticEmbedder implements Embedder {
   private async embedIds(ids: readonly (readonly number[])[]): Promise<Float32Array[]> {
     if (this.record) this.calls.push({ ids: ids.map((x) => [...x]) });
     if (this.costMs) await this.spend(this.costMs(ids.map((x) => Math.min(x.length, this.maxLength))));
-    return ids.map((x) => unitVector(fnv1a(`i\u0000${x.slice(0, this.maxLength).join(',')}`), this.dim));
+    return ids.map((x) => unitVector(fnv1a32(`i\u0000${x.slice(0, this.maxLength).join(',')}`), this.dim));
   }
 
   private async spend(ms: number): Promise<void> {

@@ -4,18 +4,10 @@
 // anywhere, and is deterministic: useful for mining lexical hard negatives, for smoke runs of
 // `qzhou mine`, and as a test double for the Embedder interface. Instructions are ignored.
 import type { EmbedRequest, Embedder } from '../model/embedder.js';
+import { fnv1a32 } from '../util/hash.js';
 
 const CJK = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]/u;
 const TOKEN = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]+|[\p{L}\p{N}\p{M}]+/gu;
-
-function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
 
 /** The hashed features of a text (words; CJK runs as character unigrams and bigrams). */
 export function lexicalFeatures(text: string): string[] {
@@ -59,7 +51,7 @@ export class HashingEmbedder implements Embedder {
     for (const f of lexicalFeatures(text)) tf.set(f, (tf.get(f) ?? 0) + 1);
     const v = new Float32Array(this.dim);
     for (const [f, n] of tf) {
-      const h = fnv1a(f);
+      const h = fnv1a32(f);
       v[h % this.dim] += (h & 0x80000000 ? -1 : 1) * (1 + Math.log(n));
     }
     let norm = 0;

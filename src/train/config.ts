@@ -9,6 +9,7 @@ import { taskInstruction } from '../model/instructions.js';
 import type { Family } from './gradcache.js';
 import { DEFAULT_NO_DECAY } from './optimizer.js';
 import { SCHEDULE_KINDS, type ScheduleKind } from './schedule.js';
+import { closestKey } from '../util/suggest.js';
 
 export type { Family };
 const FAMILY_NAMES: readonly Family[] = ['retrieval', 'pair', 'cls'];
@@ -507,28 +508,7 @@ const ALIASES: Record<string, string> = {
 function suggest(key: string, allowed: readonly string[]): string | undefined {
   const alias = ALIASES[key] ?? ALIASES[key.toLowerCase()];
   if (alias && allowed.includes(alias)) return alias;
-  const norm = (s: string) => s.toLowerCase().replace(/[_-]/g, '');
-  let best: string | undefined;
-  let bestD = Infinity;
-  for (const a of allowed) {
-    const d = editDistance(norm(key), norm(a));
-    if (d < bestD) [best, bestD] = [a, d];
-  }
-  return bestD <= Math.max(1, Math.floor(key.length / 4)) ? best : undefined;
-}
-
-function editDistance(a: string, b: string): number {
-  const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0]!;
-    prev[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = prev[j]!;
-      prev[j] = Math.min(prev[j]! + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diag = tmp;
-    }
-  }
-  return prev[b.length]!;
+  return closestKey(key, allowed);
 }
 
 const TOP_KEYS = ['model', 'output', 'seed', 'preset', 'stages', 'keepCheckpoints'] as const;

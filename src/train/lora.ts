@@ -10,6 +10,7 @@ import type { LinearAdapter } from '../model/layers.js';
 import type { WeightRequest } from '../model/weights.js';
 import { SafetensorsCheckpoint, floatTensor, writeSafetensors } from '../model/safetensors.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
+import { fnv1a32 } from '../util/hash.js';
 import type { LoraConfig } from './config.js';
 import { globToRegExp } from './optimizer.js';
 import type { Parameter } from './parameters.js';
@@ -97,7 +98,7 @@ export class LoraAdapters {
       const B: Parameter = { name: `${m}.lora_B.weight`, shape: [out, spec.rank], data: new Float32Array(out * spec.rank) };
       // kaiming_uniform_(a=√5): bound = √(6 / ((1 + a²)·fan_in)) = 1/√fan_in
       const bound = 1 / Math.sqrt(inp);
-      const rng = new Rng(deriveSeed(seed, hashName(m)));
+      const rng = new Rng(deriveSeed(seed, fnv1a32(m)));
       for (let i = 0; i < A.data.length; i++) A.data[i] = (2 * rng.next() - 1) * bound;
       modules.set(m, { module: m, inFeatures: inp, outFeatures: out, A, B });
     }
@@ -137,7 +138,7 @@ export class LoraAdapters {
     const out = new Map<string, Float32Array>();
     const keep = 1 - this.dropout;
     for (const { name, module } of this.dropoutInputs()) {
-      const rng = new Rng(deriveSeed(seed, hashName(module.module)));
+      const rng = new Rng(deriveSeed(seed, fnv1a32(module.module)));
       const mask = new Float32Array(tokens * module.inFeatures);
       for (let i = 0; i < mask.length; i++) mask[i] = rng.next() < keep ? 1 / keep : 0;
       out.set(name, mask);
@@ -202,10 +203,4 @@ export class LoraAdapters {
       await ck.close();
     }
   }
-}
-
-function hashName(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
-  return h >>> 0;
 }

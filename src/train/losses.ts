@@ -317,21 +317,15 @@ interface CandidateBlock {
 }
 
 /**
- * Mean cross-entropy of each anchor i over the logits [blocks…]·invTemp, target = row i of block 0.
- * Excluded candidates are −∞ logits. Adds dLoss/dx̂ into the `grad` of the anchor rows and of every
- * block (a block may be the anchors themselves: q–q terms).
- * Work is done as three matrix passes (logits = A·Cᵀ; G = softmax − onehot; dA += G·C, dC += Gᵀ·A),
- * four anchors at a time so each candidate row is read once per four anchors.
+ * (A·Cᵀ)·scale for the `n` rows of width `d` in `A` against the rows of every candidate matrix in turn:
+ * an n × Σrows float64 matrix whose columns run through the candidates in order. Four anchors at a time,
+ * so each candidate row is read once per four anchors. The losses' logits pass; exported so
+ * bench/train-losses.ts times the same kernel as its "one similarity product" baseline.
  */
-function maskedInfoNCE(anchors: UnitRows, blocks: readonly CandidateBlock[], invTemp: number): { loss: number; accuracy: number } {
-  const n = anchors.rows;
-  const d = anchors.dim;
+export function scaledProducts(A: Float64Array, n: number, d: number, candidates: readonly { readonly rows: number; readonly hat: Float64Array }[], scale: number): Float64Array {
   let total = 0;
-  for (const b of blocks) total += b.rows.rows;
-  const A = anchors.hat;
+  for (const b of candidates) total += b.rows;
   const L = new Float64Array(n * total);
-
-  // 1. Logits (unmasked).
   for (let i0 = 0; i0 < n; i0 += 4) {
     const m = Math.min(4, n - i0);
     const o0 = i0 * d;
@@ -339,9 +333,9 @@ function maskedInfoNCE(anchors: UnitRows, blocks: readonly CandidateBlock[], inv
     const o2 = o0 + (m > 2 ? 2 * d : 0);
     const o3 = o0 + (m > 3 ? 3 * d : 0);
     let c = 0;
-    for (const b of blocks) {
-      const C = b.rows.hat;
-      for (let j = 0; j < b.rows.rows; j++, c++) {
+    for (const b of candidates) {
+      const C = b.hat;
+      for (let j = 0; j < b.rows; j++, c++) {
         const jo = j * d;
         let s0 = 0;
         let s1 = 0;
@@ -354,13 +348,32 @@ function maskedInfoNCE(anchors: UnitRows, blocks: readonly CandidateBlock[], inv
           s2 += A[o2 + k]! * cv;
           s3 += A[o3 + k]! * cv;
         }
-        L[i0 * total + c] = s0 * invTemp;
-        if (m > 1) L[(i0 + 1) * total + c] = s1 * invTemp;
-        if (m > 2) L[(i0 + 2) * total + c] = s2 * invTemp;
-        if (m > 3) L[(i0 + 3) * total + c] = s3 * invTemp;
+        L[i0 * total + c] = s0 * scale;
+        if (m > 1) L[(i0 + 1) * total + c] = s1 * scale;
+        if (m > 2) L[(i0 + 2) * total + c] = s2 * scale;
+        if (m > 3) L[(i0 + 3) * total + c] = s3 * scale;
       }
     }
   }
+  return L;
+}
+
+/**
+ * Mean cross-entropy of each anchor i over the logits [blocks…]·invTemp, target = row i of block 0.
+ * Excluded candidates are −∞ logits. Adds dLoss/dx̂ into the `grad` of the anchor rows and of every
+ * block (a block may be the anchors themselves: q–q terms).
+ * Work is done as three matrix passes (logits = A·Cᵀ; G = softmax − onehot; dA += G·C, dC += Gᵀ·A),
+ * four anchors at a time so each candidate row is read once per four anchors.
+ */
+function maskedInfoNCE(anchors: UnitRows, blocks: readonly CandidateBlock[], invTemp: number): { loss: number; accuracy: number } {
+  const n = anchors.rows;
+  const d = anchors.dim;
+  let total = 0;
+  for (const b of blocks) total += b.rows.rows;
+  const A = anchors.hat;
+
+  // 1. Logits (unmasked).
+  const L = scaledProducts(anchors.hat, n, d, blocks.map((b) => b.rows), invTemp);
 
   // 2. Mask, log-sum-exp, loss; turn each row into dLoss/dlogit (masked entries → 0).
   let lossSum = 0;

@@ -1,6 +1,8 @@
 // A small seeded pseudo-random generator (SplitMix32-seeded xoshiro128**) for reproducible
 // initialisation (model weights, LoRA adapters), per-chunk seeds and sampling. Not cryptographic. State is
 // four uint32 words, so it can be saved and restored exactly.
+// Also mulberry32, the one-word generator behind the synthetic serving model's vectors and the tests' and
+// benches' generated inputs (one copy, so those streams stay exactly as they were).
 
 /** Mixes a 32-bit value (the SplitMix32 finaliser); also used to derive seeds from (seed, index). */
 export function mix32(x: number): number {
@@ -88,4 +90,19 @@ export class Rng {
 
 function rotl(x: number, k: number): number {
   return ((x << k) | (x >>> (32 - k))) >>> 0;
+}
+
+/**
+ * mulberry32: uniform numbers in [0, 1) from one 32-bit word of state. Small and fast; used where a
+ * stream of plain uniforms is enough (the synthetic serving model, generated test and bench inputs).
+ */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 }

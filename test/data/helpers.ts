@@ -24,16 +24,4 @@ export function readJsonl(path: string): Record<string, unknown>[] {
     .map((l) => JSON.parse(l));
 }
 
-/** A seeded PRNG for generated test inputs (mulberry32). */
-export function testRng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export const repoRoot = new URL('../../', import.meta.url).pathname;

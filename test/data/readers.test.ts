@@ -5,7 +5,8 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { readRecords, readAllRecords, findSplitFiles, DataError, csvField, type SourceRecord, type ReadOptions, type ReadWarning } from '../../src/data/index.js';
-import { tempDir, writeText, testRng, repoRoot } from './helpers.js';
+import { mulberry32 } from '../../src/util/random.js';
+import { tempDir, writeText, repoRoot } from './helpers.js';
 import { zstdFixtureRows } from './fixtures/zstd-rows.js';
 
 const dir = tempDir();
@@ -65,7 +66,7 @@ test('jsonl.gz and ndjson are read by extension; results do not depend on the re
 });
 
 test('csv: RFC 4180 round trip of random fields (quotes, commas, LF/CRLF inside quotes) at any read size', async () => {
-  const rand = testRng(7);
+  const rand = mulberry32(7);
   const alphabet = ['a', 'b', ' ', ',', '"', '\n', '\r\n', 'é', '中', '😀', 'x', '""', "'", '\t'];
   const rows: string[][] = [];
   for (let r = 0; r < 120; r++) {

@@ -94,6 +94,18 @@ test('streaming in several chunks gives the same result as one call', async () =
 test('bad input: dimension mismatch and non-finite values name the vector', async () => {
   await assert.rejects(exactTopK([new Float32Array([1, 2])], [new Float32Array([1, 2, 3])], 1), /document 0 has 3 dimensions, expected 2/);
   await assert.rejects(exactTopK([new Float32Array([1, 2])], [new Float32Array([1, 2]), new Float32Array([NaN, 0])], 1), /document 1 has a non-finite value at dimension 0/);
+  // ±Infinity where the first query is 0 (0 · ∞ is NaN), in a later chunk, and with normalisation.
+  const q = [new Float32Array([0, 1]), new Float32Array([1, 1])];
+  const docs = [new Float32Array([1, 2]), new Float32Array([3, 4]), new Float32Array([5, 6]), new Float32Array([Infinity, 0])];
+  await assert.rejects(exactTopK(q, docs, 2, { docChunkSize: 2 }), /document 3 has a non-finite value at dimension 0 \(Infinity\)/);
+  await assert.rejects(exactTopK(q, docs, 2, { docChunkSize: 2, normalize: true }), /document 3 has a non-finite value at dimension 0/);
+  const s = new StreamingTopK(q, 1);
+  await s.add(docs.slice(0, 2));
+  await assert.rejects(s.add([new Float32Array([1, -Infinity])]), /document 2 has a non-finite value at dimension 1/);
+  await assert.rejects(exactTopK([new Float32Array([NaN, 1])], docs.slice(0, 1), 1), /query 0 has a non-finite value at dimension 0/);
+  // Finite values whose dot products overflow float32 are not an error (nothing is non-finite to name).
+  const big = await exactTopK([new Float32Array([3e38, 3e38])], [new Float32Array([3e38, 3e38]), new Float32Array([1, 1])], 2);
+  assert.deepEqual([...big[0]!.indices].sort(), [0, 1]);
   await assert.rejects(exactTopK([new Float32Array([1])], [new Float32Array([1])], 0), /k must be a positive integer/);
   assert.deepEqual(await exactTopK([], [new Float32Array([1])], 3), []);
 });

@@ -4,6 +4,7 @@
 // gradients at once. Gradients are checked for params fed as inputs and for float inputs.
 import { AssertionError } from 'node:assert';
 import { type DType, type Graph as GraphT, type HostTensor, type VjpRule, Graph, Runtime, buildVjp, gradName, isFloat } from '../../src/graph/index.js';
+import { mulberry32 } from '../../src/util/random.js';
 
 export interface GradCase {
   /** Adds inputs and params to the graph and returns the value to differentiate (output "y"). */
@@ -48,18 +49,6 @@ export interface GradReport {
   directional: { analytic: number; numeric: number };
 }
 
-/** Deterministic uniform numbers in [0, 1) (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export function floatTensor(dtype: DType, values: ArrayLike<number>, dims: number[]): HostTensor {
   if (dtype === 'f64') return { dtype, dims, data: Float64Array.from(values) };
   if (dtype === 'f32') return { dtype, dims, data: Float32Array.from(values) };
@@ -86,7 +75,7 @@ export async function gradCheck(c: GradCase): Promise<GradReport> {
   const fwd = new Graph(`gradcheck_${graphCounter++}`);
   fwd.output(c.build(fwd), 'y');
   // QZ_GRADCHECK_SEED=n reruns every check on other random values (robustness sweeps).
-  const rand = rng(c.seed ?? (Number(process.env.QZ_GRADCHECK_SEED) || 1234));
+  const rand = mulberry32(c.seed ?? (Number(process.env.QZ_GRADCHECK_SEED) || 1234));
   const dims = c.dims ?? {};
   const feedable = [...fwd.inputs, ...fwd.params.filter((p) => p.origin.kind === 'param' && p.origin.source.kind === 'input')];
   const feeds: Record<string, HostTensor> = {};

@@ -9,21 +9,10 @@ import {
 } from '../../src/model/safetensors.js';
 import { CheckpointError } from '../../src/model/errors.js';
 import { f16ToF32, f32ToF16, bf16ToF32, f32ToBf16 } from '../../src/graph/dtype.js';
+import { mulberry32 } from '../../src/util/random.js';
 
 function tmp(): string {
   return mkdtempSync(join(tmpdir(), 'qzhou-st-'));
-}
-
-/** A deterministic pseudo-random generator (mulberry32) so failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Builds a file by hand, the way the format is specified, independently of the writer. */
@@ -122,7 +111,7 @@ test('reads a hand-made file (unpadded header, metadata null) and the Python fix
 test('sharded write: shards + index.json that the sharded reader resolves', async () => {
   const dir = tmp();
   try {
-    const r = rng(1);
+    const r = mulberry32(1);
     const tensors = Array.from({ length: 7 }, (_, i) => {
       const v = Float32Array.from({ length: 10 + i }, () => r() - 0.5);
       return { name: `layer.${i}.w`, v };
@@ -217,7 +206,7 @@ test('fuzz: byte flips, truncations, insertions and garbage never crash, hang or
   const dir = tmp();
   try {
     const path = join(dir, 'seed.safetensors');
-    const r = rng(20240607);
+    const r = mulberry32(20240607);
     await writeSafetensors(path, [
       floatTensor('embed.weight', [5, 4], Float32Array.from({ length: 20 }, () => r())),
       floatTensor('norm.weight', [4], Float32Array.from({ length: 4 }, () => r()), 'BF16'),

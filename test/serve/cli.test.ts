@@ -2,36 +2,24 @@
 // bad flags exit 2 with a message naming the flag.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { SyntheticEmbedder } from '../../src/serve/synthetic-embedder.js';
 import { parseSize } from '../../src/cli/commands/serve.js';
-import { postJson } from './helpers.js';
+import { postJson, spawnServe } from './helpers.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const main = ['--import', 'tsx', 'src/cli/main.ts'];
 
 test('qzhou serve --synthetic: serves with the API key, then drains and exits 0 on SIGTERM', async () => {
-  const child = spawn(process.execPath, [...main, 'serve', '--synthetic', '16', '--port', '0', '--max-length', '32', '--max-batch-tokens', '256'], {
-    cwd: root,
+  const serve = spawnServe(['--synthetic', '16', '--port', '0', '--max-length', '32', '--max-batch-tokens', '256'], {
     env: { ...process.env, QZHOU_API_KEY: 'cli-key' },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    timeoutMs: 20_000,
+    stdout: 'pipe',
   });
-  let stderr = '';
-  child.stderr.on('data', (d) => (stderr += d));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const { child, exited } = serve;
   try {
-    const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no "listening on" line within 20 s; stderr:\n${stderr}`)), 20_000);
-      child.stderr.on('data', () => {
-        const m = /listening on (http:\/\/\S+)/.exec(stderr);
-        if (m) {
-          clearTimeout(timer);
-          resolve(m[1]!);
-        }
-      });
-      child.on('exit', () => reject(new Error(`exited early; stderr:\n${stderr}`)));
-    });
+    const url = await serve.url;
     const denied = await postJson(`${url}/v1/embeddings`, { input: 'hi' });
     assert.equal(denied.status, 401);
     const r = await postJson(`${url}/v1/embeddings`, { input: ['hi there', 'x'] }, { authorization: 'Bearer cli-key' });
@@ -43,8 +31,8 @@ test('qzhou serve --synthetic: serves with the API key, then drains and exits 0 
     assert.equal(info.max_input_length, 32);
     child.kill('SIGTERM');
     assert.equal(await exited, 0);
-    assert.match(stderr, /SIGTERM: draining/);
-    assert.match(stderr, /stopped/);
+    assert.match(serve.stderr(), /SIGTERM: draining/);
+    assert.match(serve.stderr(), /stopped/);
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');
   }

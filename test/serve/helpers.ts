@@ -1,5 +1,8 @@
 // Shared pieces of the serve tests: a synthetic embedder whose embed() calls wait for the test to
-// release them (so batching is observable and deterministic), HTTP helpers, and a Prometheus text parser.
+// release them (so batching is observable and deterministic), HTTP helpers, a Prometheus text parser,
+// and `qzhou serve` started as a process.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import type { Embedder, EmbedRequest } from '../../src/model/embedder.js';
 import { SyntheticEmbedder, type SyntheticEmbedderOptions } from '../../src/serve/synthetic-embedder.js';
 
@@ -148,4 +151,39 @@ export function sampleValue(samples: Sample[], name: string, labels: Record<stri
 export function decodeBase64(s: string): Float32Array {
   const b = Buffer.from(s, 'base64');
   return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+}
+
+export interface ServeProcess {
+  child: ChildProcess;
+  /** The address of the server's "listening on" line; rejects after the timeout or when it exits first. */
+  url: Promise<string>;
+  /** The exit code. */
+  exited: Promise<number | null>;
+  /** Everything written to stderr so far. */
+  stderr(): string;
+}
+
+/** Starts `qzhou serve …args` (through tsx, from the repository root) and watches stderr for its address. */
+export function spawnServe(args: readonly string[], opts: { env: NodeJS.ProcessEnv; timeoutMs: number; stdout: 'pipe' | 'ignore' }): ServeProcess {
+  const root = fileURLToPath(new URL('../..', import.meta.url));
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', ...args], {
+    cwd: root,
+    env: opts.env,
+    stdio: ['ignore', opts.stdout, 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const url = new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no "listening on" line within ${opts.timeoutMs / 1000} s; stderr:\n${stderr}`)), opts.timeoutMs);
+    child.stderr!.on('data', () => {
+      const m = /listening on (http:\/\/\S+)/.exec(stderr);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    });
+    child.on('exit', () => reject(new Error(`exited early; stderr:\n${stderr}`)));
+  });
+  return { child, url, exited, stderr: () => stderr };
 }

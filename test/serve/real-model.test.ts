@@ -4,7 +4,6 @@
 // up to float rounding (batch padding changes the summation order); a lone request is bit-for-bit
 // embed([text]). Skipped only while the model runtime (src/model/index.ts) is absent.
 import { test } from 'node:test';
-import { spawn } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,7 +15,7 @@ import { createEmbeddingServer } from '../../src/serve/server.js';
 import { loadModelForServing } from '../../src/serve/load-model.js';
 import { truncateLeft } from '../../src/serve/inputs.js';
 import { resolvePrompt } from '../../src/serve/prompts.js';
-import { decodeBase64, postJson } from './helpers.js';
+import { decodeBase64, postJson, spawnServe } from './helpers.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const runtimePresent = existsSync(join(root, 'src/model/index.ts'));
@@ -179,26 +178,14 @@ test('qzhou serve --model DIR: the model loads in a worker thread, answers like 
     rmSync(dir, { recursive: true, force: true });
     rmSync(cacheDir, { recursive: true, force: true });
   });
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--model', dir, '--port', '0', '--threads', '1', '--served-model-name', 'tiny'], {
-    cwd: root,
+  const serve = spawnServe(['--model', dir, '--port', '0', '--threads', '1', '--served-model-name', 'tiny'], {
     env: { ...process.env, QZHOU_CACHE: cacheDir },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    timeoutMs: 60_000,
+    stdout: 'ignore',
   });
-  let stderr = '';
-  child.stderr.on('data', (d) => (stderr += d));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const { child, exited } = serve;
   try {
-    const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no "listening on" line within 60 s; stderr:\n${stderr}`)), 60_000);
-      child.stderr.on('data', () => {
-        const m = /listening on (http:\/\/\S+)/.exec(stderr);
-        if (m) {
-          clearTimeout(timer);
-          resolve(m[1]!);
-        }
-      });
-      child.on('exit', () => reject(new Error(`exited early; stderr:\n${stderr}`)));
-    });
+    const url = await serve.url;
     const { loadEmbedder } = await import('../../src/model/index.js');
     const model = await loadEmbedder(dir, { cacheDir, threads: 1 });
     t.after(() => model.close());
@@ -211,7 +198,7 @@ test('qzhou serve --model DIR: the model loads in a worker thread, answers like 
     assert.equal(info.max_input_length, model.maxLength);
     child.kill('SIGTERM');
     assert.equal(await exited, 0);
-    assert.match(stderr, /stopped/);
+    assert.match(serve.stderr(), /stopped/);
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');
   }

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { levenshtein, editDifference } from '../../src/synth/edit-distance.js';
+import { mulberry32 } from '../../src/util/random.js';
 
 // Independent reference: the textbook O(m·n) dynamic programme over code points.
 function reference(a: string, b: string): number {
@@ -13,17 +14,6 @@ function reference(a: string, b: string): number {
     prev = cur;
   }
   return prev[B.length]!;
-}
-
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 test('levenshtein: textbook values', () => {
@@ -39,7 +29,7 @@ test('levenshtein: textbook values', () => {
 });
 
 test('levenshtein: equals the DP reference on random strings across 32-row block boundaries', () => {
-  const r = rng(7);
+  const r = mulberry32(7);
   const alphabets = ['ab', 'abcd', 'abcdefghij', 'aé中😀 '];
   for (let t = 0; t < 1500; t++) {
     const alpha = Array.from(alphabets[t % alphabets.length]!);

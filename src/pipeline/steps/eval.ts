@@ -7,24 +7,18 @@ import { rm } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import type { Embedder } from '../../model/embedder.js';
 import type { EvalModel } from '../../eval/run.js';
+import type { TaskRow } from '../../eval/table.js';
 import type { Progress } from '../../eval/progress.js';
 import type { PipelineConfig } from '../config.js';
 import { describeOutputs } from '../fingerprint.js';
 import { initModelDir } from './init.js';
 import type { PipelineStep, StepContext } from '../runner.js';
 
-export interface EvalRow {
+/** An eval table row (task, split, subset, main score, …) with the model it belongs to. */
+export interface EvalRow extends TaskRow {
   model: string;
   /** 'trained' | 'init' | 'tfidf'. */
   role: string;
-  task: string;
-  type: string;
-  split: string;
-  subset: string;
-  metric: string;
-  /** The task's main score as mteb writes it (0–1; tables show it × 100). */
-  score: number;
-  seconds?: number;
 }
 
 interface ModelEntry {

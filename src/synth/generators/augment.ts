@@ -4,12 +4,12 @@
 // and not (nearly) pos'. Retrieval records only: the recipe never augments NLI or classification
 // data, whose labels would not carry over to a new topic.
 import { tooClose, type SynthConstraints } from '../constraints.js';
-import { detectLanguage, languageName } from '../language-id.js';
+import { detectLanguage } from '../language-id.js';
 import { loadTemplate } from '../prompts.js';
 import type { CanonicalRecord, RetrievalRecord } from '../records.js';
 import { estimateTokens } from '../token-estimate.js';
 import type { Candidate, Generator, GeneratorEnv, ItemPlan } from './generator.js';
-import { checkField, dedupKey, describeOriginal, outputId, percent, pickOptional, provenance } from './common.js';
+import { checkField, commonVariables, dedupKey, describeOriginal, outputId, pickOptional, provenance, unlessRetrievalWithPositive } from './common.js';
 
 export const NEGATIVE_KINDS = ['deviation', 'irrelevant', 'aspect'] as const;
 
@@ -47,14 +47,9 @@ export function augmentGenerator(env: GeneratorEnv): Generator {
       },
       coerce: (item) => lowerKind(item, 'negative_kind'),
       variables: (need, feedback) => ({
-        n: need,
-        language: languageName(language),
-        length_unit: measure.unit === 'chars' ? 'characters' : 'tokens',
-        length_tolerance: percent(tol),
+        ...commonVariables(need, feedback, language, measure, tol, { query: r.query, positive: r.pos[0] }),
         query_length: q.length,
         positive_length: p.length,
-        input_json: JSON.stringify({ query: r.query, positive: r.pos[0] }, null, 2),
-        feedback,
       }),
       check(cand: Candidate, accepted) {
         const rej =
@@ -90,11 +85,7 @@ export function augmentGenerator(env: GeneratorEnv): Generator {
   return {
     name: 'augment',
     templates: { retrieval: template },
-    unsupported(record) {
-      if (record.type !== 'retrieval') return `unsupported_type:${record.type}`;
-      if (record.pos.length === 0) return 'no_positive';
-      return null;
-    },
+    unsupported: unlessRetrievalWithPositive,
     plan,
     outputKeys: (record) => (record.type === 'retrieval' ? [dedupKey(record.query)] : []),
   };

@@ -3,8 +3,9 @@ import {
   checkDifferent, checkLanguage, checkLength, checkNotEmpty, describeOriginal, normalizeForCompare,
   type LengthMeasure, type OriginalText, type Rejection, type SynthConstraints,
 } from '../constraints.js';
+import { languageName, type LanguageCode } from '../language-id.js';
 import type { PromptTemplate } from '../prompts.js';
-import type { Provenance } from '../records.js';
+import type { CanonicalRecord, Provenance } from '../records.js';
 import type { AcceptedCandidate, GeneratorName, ProvenanceBase } from './generator.js';
 
 export { describeOriginal };
@@ -30,6 +31,35 @@ export function checkField(
     checkLength(field, value, original, tolerance, measure) ??
     (mustDiffer ? checkDifferent(field, value, original, minDifference(original, c), minDifference(original, c)) : null)
   );
+}
+
+/**
+ * The template variables every generator's prompt takes (n, language, length_unit, length_tolerance,
+ * input_json, feedback); each generator adds its own per-field lengths.
+ */
+export function commonVariables(
+  need: number,
+  feedback: string,
+  language: LanguageCode,
+  measure: LengthMeasure,
+  tolerance: number,
+  input: unknown,
+): Record<string, string | number> {
+  return {
+    n: need,
+    language: languageName(language),
+    length_unit: measure.unit === 'chars' ? 'characters' : 'tokens',
+    length_tolerance: percent(tolerance),
+    input_json: JSON.stringify(input, null, 2),
+    feedback,
+  };
+}
+
+/** `unsupported` of the generators that start from a retrieval record's first positive (augment, hard-negative). */
+export function unlessRetrievalWithPositive(record: CanonicalRecord): string | null {
+  if (record.type !== 'retrieval') return `unsupported_type:${record.type}`;
+  if (record.pos.length === 0) return 'no_positive';
+  return null;
 }
 
 export function percent(x: number): number {

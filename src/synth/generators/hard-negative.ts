@@ -3,12 +3,12 @@
 // content or another aspect, and are not (nearly) pos or each other. Output: the source record
 // with the accepted negatives appended to its `neg` list (existing negatives are kept).
 import { tooClose, type SynthConstraints } from '../constraints.js';
-import { detectLanguage, languageName } from '../language-id.js';
+import { detectLanguage } from '../language-id.js';
 import { loadTemplate } from '../prompts.js';
 import type { CanonicalRecord, RetrievalRecord } from '../records.js';
 import { estimateTokens } from '../token-estimate.js';
 import type { Candidate, Generator, GeneratorEnv, ItemPlan } from './generator.js';
-import { checkField, describeOriginal, lastAttempt, outputId, percent, pickOptional, provenance } from './common.js';
+import { checkField, commonVariables, describeOriginal, lastAttempt, outputId, pickOptional, provenance, unlessRetrievalWithPositive } from './common.js';
 import { NEGATIVE_KINDS, lowerKind } from './augment.js';
 
 export function hardNegativeGenerator(env: GeneratorEnv): Generator {
@@ -32,13 +32,8 @@ export function hardNegativeGenerator(env: GeneratorEnv): Generator {
       },
       coerce: (item) => lowerKind(item, 'kind'),
       variables: (need, feedback) => ({
-        n: need,
-        language: languageName(language),
-        length_unit: measure.unit === 'chars' ? 'characters' : 'tokens',
-        length_tolerance: percent(tol),
+        ...commonVariables(need, feedback, language, measure, tol, { query: r.query, positive: r.pos[0] }),
         positive_length: p.length,
-        input_json: JSON.stringify({ query: r.query, positive: r.pos[0] }, null, 2),
-        feedback,
       }),
       check(cand: Candidate, accepted) {
         const rej = checkField('negative', cand.text!, p, c, measure, tol, false);
@@ -79,11 +74,7 @@ export function hardNegativeGenerator(env: GeneratorEnv): Generator {
   return {
     name: 'hard-negative',
     templates: { retrieval: template },
-    unsupported(record) {
-      if (record.type !== 'retrieval') return `unsupported_type:${record.type}`;
-      if (record.pos.length === 0) return 'no_positive';
-      return null;
-    },
+    unsupported: unlessRetrievalWithPositive,
     plan,
     outputKeys: () => [],
   };

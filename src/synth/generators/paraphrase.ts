@@ -4,12 +4,12 @@
 // positive rewritten together), scored pairs (both texts; the score stays valid) and classification
 // records (the text; the label stays valid).
 import { tooClose, type LengthMeasure, type SynthConstraints } from '../constraints.js';
-import { languageName, detectLanguage } from '../language-id.js';
+import { detectLanguage } from '../language-id.js';
 import { loadTemplate } from '../prompts.js';
 import type { CanonicalRecord, ClsRecord, PairRecord, RetrievalRecord } from '../records.js';
 import { estimateTokens } from '../token-estimate.js';
 import type { AcceptedCandidate, Candidate, Generator, GeneratorEnv, ItemPlan } from './generator.js';
-import { checkField, dedupKey, describeOriginal, minDifference, outputId, percent, pickOptional, provenance } from './common.js';
+import { checkField, commonVariables, dedupKey, describeOriginal, minDifference, outputId, percent, pickOptional, provenance } from './common.js';
 
 const COMMON_VARS = ['n', 'language', 'length_unit', 'length_tolerance', 'input_json', 'feedback'];
 
@@ -56,14 +56,7 @@ export function paraphraseGenerator(env: GeneratorEnv): Generator {
       listKey: 'paraphrases',
       itemSchema,
       variables(need, feedback) {
-        const vars: Record<string, string | number> = {
-          n: need,
-          language: languageName(language),
-          length_unit: measure.unit === 'chars' ? 'characters' : 'tokens',
-          length_tolerance: percent(c.paraphraseLengthTolerance),
-          input_json: JSON.stringify(input, null, 2),
-          feedback,
-        };
+        const vars = commonVariables(need, feedback, language, measure, c.paraphraseLengthTolerance, input);
         for (const f of fields) {
           vars[`${f.name}_length`] = f.desc.length;
           vars[`${f.name}_min_difference`] = percent(minDifference(f.desc, c));
