@@ -10,6 +10,8 @@ export interface Command {
   summary: string;
   /** Full usage text for `qzhou <name> --help`. */
   usage: string;
+  /** Usage text of each subcommand, for `qzhou <name> <sub> --help` (commands with subcommands). */
+  subcommandUsage?: Record<string, string>;
   /** Runs with the arguments after the subcommand name; returns the process exit code. */
   run(argv: string[]): Promise<number>;
 }

@@ -38,7 +38,9 @@ async function main(argv: string[]): Promise<number> {
   }
   const { command } = await load();
   if (rest.includes('--help') || rest.includes('-h')) {
-    console.log(command.usage);
+    // `qzhou data transform --help` shows the subcommand's options, `qzhou data --help` the command's.
+    const sub = rest[0] !== undefined && !rest[0].startsWith('-') ? command.subcommandUsage?.[rest[0]] : undefined;
+    console.log(sub ?? command.usage);
     return 0;
   }
   return command.run(rest);

@@ -306,6 +306,23 @@ test('save → load: Hugging Face layout, identical vectors; f16 copy close; sha
     assert.equal(JSON.parse(readFileSync(join(out, 'm', '1_Pooling', 'config.json'), 'utf8')).pooling_mode_lasttoken, true);
     assert.equal(JSON.parse(readFileSync(join(out, 'm', 'sentence_bert_config.json'), 'utf8')).max_seq_length, 32);
     assert.ok(existsSync(join(out, 'sharded', 'model.safetensors.index.json')));
+    // What transformers reads: the same tensor names, shapes and dtypes as the checkpoint transformers wrote
+    // (the fixture), "format": "pt" metadata (transformers refuses other formats), and the source config's
+    // keys and values apart from the attention override.
+    const layout = async (dir: string) => {
+      const ck = await SafetensorsCheckpoint.open(dir);
+      const rows = ck.names().sort().map((n) => `${n} ${ck.get(n)!.dtype} ${ck.get(n)!.shape.join('x')}`);
+      const meta = ck.metadata;
+      await ck.close();
+      return { rows, meta };
+    };
+    const original = await layout(src);
+    const saved = await layout(join(out, 'm'));
+    assert.deepEqual(saved.rows, original.rows);
+    assert.equal(saved.meta.format, 'pt');
+    assert.equal((await layout(join(out, 'sharded'))).meta.format, 'pt');
+    const srcCfg = JSON.parse(readFileSync(join(src, 'config.json'), 'utf8'));
+    for (const [k, v] of Object.entries(srcCfg)) if (k !== 'is_causal' && k !== 'torch_dtype' && k !== 'dtype') assert.deepEqual(cfg[k], v, `config.json ${k}`);
 
     const again = await loadEmbedder(join(out, 'm'), { cacheDir: cache });
     assert.equal(again.config.attention, 'bidirectional');

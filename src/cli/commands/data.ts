@@ -283,6 +283,7 @@ export const command: Command = {
   name: 'data',
   summary: 'transform source data into canonical records; inspect record files',
   usage,
+  subcommandUsage: { transform: transformUsage, inspect: inspectUsage },
   async run(argv) {
     const [sub, ...rest] = argv;
     switch (sub) {

@@ -1,5 +1,6 @@
 // `qzhou eval`: MTEB-compatible evaluation of a checkpoint, an OpenAI-compatible endpoint or the TF-IDF
 // baseline on registry tasks, a benchmark or task folders. A thin layer over src/eval.
+import { basename, dirname, resolve } from 'node:path';
 import { numberFlag, parseFlags, UsageError, type Command } from '../command.js';
 
 const usage = `usage: qzhou eval --model MODEL (--tasks A,B,... | --benchmark NAME) [options]
@@ -24,7 +25,9 @@ Tasks:
 
 Output:
   --output DIR        results root: DIR/<model>/<revision>/<Task>.json (default: results)
-  --model-name NAME   folder name for the model (default: the checkpoint folder or endpoint model)
+  --model-name NAME   folder name for the model (default: the endpoint model, or the checkpoint folder's
+                      name, with its parent's for the trainer's "model" / "checkpoint-N" folders:
+                      runs/banking77/stage2/model → stage2-model)
   --model-revision R  (default: no_revision_available)
   --overwrite         re-run tasks that already have a result file (default: skip them = resume)
   --json              print the report as JSON on stdout instead of tables
@@ -40,9 +43,9 @@ Endpoint options:     --remote-model NAME  --batch-size N (64)  --concurrency N 
                       --prompt-template T (default "Instruct: {instruction}\\nQuery: ")  --dimensions N
 TF-IDF options:       --tfidf-max-features N (8192)  --tfidf-ngrams N (1)  --tfidf-char-ngrams N
 
-Example:
-  qzhou eval --model tfidf --tasks Banking77Classification,STSBenchmark --splits test \\
-    --data-dir data --output results`;
+Examples (in the qzhou repository, whose data/ holds Banking77's test split and STS-B's dev split):
+  qzhou eval --model tfidf --tasks Banking77Classification --data-dir data --output results
+  qzhou eval --model tfidf --tasks STSBenchmark --splits validation --data-dir data --output results`;
 
 function list(value: string | undefined): string[] | undefined {
   if (value === undefined) return undefined;
@@ -153,7 +156,7 @@ export const command: Command = {
       });
       model = embedder;
       close = () => embedder.close();
-      modelName ??= spec.replace(/\/+$/, '').split('/').pop() || 'model';
+      modelName ??= defaultCheckpointName(spec);
     }
 
     try {
@@ -191,3 +194,16 @@ export const command: Command = {
     }
   },
 };
+
+/**
+ * The default result-folder name of a checkpoint: its folder name, or for the generic folder names the
+ * trainer and the pipeline write (`model`, `checkpoint-N`), the parent's name joined to it, so that
+ * `runs/x/stage1/model` and `runs/x/stage2/model` do not share (and silently reuse) one result folder.
+ */
+export function defaultCheckpointName(dir: string): string {
+  const full = resolve(dir);
+  const base = basename(full) || 'model';
+  if (!/^(model|checkpoint-\d+)$/.test(base)) return base;
+  const parent = basename(dirname(full));
+  return parent ? `${parent}-${base}` : base;
+}

@@ -5,7 +5,7 @@ import { numberFlag, parseFlags, requireFlag, UsageError, type Command } from '.
 
 const usage = `usage: qzhou train --config FILE [--output DIR] [--resume] [--set PATH=VALUE ...] [options]
        qzhou train tokenizer --input FILE [--input FILE ...] --output DIR [options]
-       qzhou train init --config FILE --output DIR
+       qzhou train init --config FILE --output DIR [--set PATH=VALUE ...] [--overwrite]
 
 Trains an embedding model (QZhou-Embedding's recipe): the config's stages in order — stage 1 retrieval
 only, stage 2 all task families — with GradCache steps on the ONNX graph model, AdamW, per-family losses,
@@ -34,6 +34,7 @@ Tokenizer (for models trained from scratch; writes tokenizer.json + tokenizer_co
 Starting model (the untrained baseline of a from-scratch run):
   qzhou train init --config FILE --output DIR   writes the config's model.init (random weights from its
                       seed, its tokenizer) as a Hugging Face checkpoint: what training starts from
+  --set PATH=VALUE    as for training; --overwrite replaces an existing output folder
 
 Examples:
   qzhou train tokenizer --input banking77-train.jsonl --kind bpe --vocab-size 8000 --output runs/b77/tokenizer
