@@ -1,5 +1,5 @@
 // MTEB-compatible evaluation: the public API of src/eval.
-export { evaluate, defaultCacheDir, type EvaluationOptions, type EvaluationReport, type EvalModel, type FitContext, type TaskOutcome } from './run.js';
+export { evaluate, defaultCacheDir, type EvaluationOptions, type EvaluationReport, type EvalModel, type EvalModelFactory, type FitContext, type TaskOutcome } from './run.js';
 export { exactTopK, StreamingTopK, type ExactTopKOptions, type TopKResult } from './search.js';
 export { listTasks, getTask, findTask, instructionFor, TASK_TYPES, type TaskMetadata, type TaskType, type TextSide } from './tasks.js';
 export { getBenchmark, benchmarkTasks, BENCHMARK_NAMES, type Benchmark, type BenchmarkTask, type CmnConvention } from './benchmarks.js';
@@ -19,6 +19,7 @@ export {
 } from './results.js';
 export { formatTaskTable, formatBenchmarkSummary, type TaskRow } from './table.js';
 export { EmbeddingCache } from './cache.js';
+export { ResultIdentityError, readIdentities, describeIdentity, type ModelIdentity, type TaskIdentity } from './identity.js';
 export { TaskEncoder, type TextEncoder } from './encoder.js';
 export { locateTask, loadTaskFolder, TaskDataError, type TaskFolderConfig, type TaskSource, type SubsamplePolicy } from './datasets.js';
 export { OpenAIEmbedder, RemoteEmbeddingError, type OpenAIEmbedderOptions } from './openai-embedder.js';

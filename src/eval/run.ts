@@ -1,7 +1,9 @@
 // The evaluation run: resolves tasks (registry names, benchmark, or user task folders), loads each
 // task's data, embeds through the cache with the task's instruction rule, runs the task type's
 // evaluator per split and subset, writes one mteb-layout JSON per task (skipping tasks already written,
-// so an interrupted run resumes), and summarises a benchmark.
+// so an interrupted run resumes), and summarises a benchmark. A result file is reused only when the
+// folder's identity record (identity.ts) says the same model wrote it; another model's results are an error
+// (or, with `overwrite`, recomputed and replaced).
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import type { Embedder } from '../model/embedder.js';
@@ -9,6 +11,7 @@ import { defaultCacheDir as sharedCacheDir } from '../util/cache-dir.js';
 import { summarizeBenchmark, type BenchmarkSummary } from './aggregate.js';
 import { getBenchmark, type Benchmark, type CmnConvention } from './benchmarks.js';
 import { EmbeddingCache } from './cache.js';
+import { describeIdentity, readIdentities, ResultIdentityError, sameIdentity, writeIdentities, type ModelIdentity, type TaskIdentity } from './identity.js';
 import {
   loadClassificationData,
   loadClusteringData,
@@ -43,8 +46,15 @@ export interface FitContext {
   texts: string[];
 }
 
-/** A fixed Embedder, or a factory that builds one per task (for models fitted on the task's data). */
-export type EvalModel = Embedder | ((ctx: FitContext) => Promise<Embedder>);
+/**
+ * A factory that builds an Embedder per task (for models fitted on the task's data). `id` identifies the
+ * factory's configuration (e.g. TF-IDF's options); it is what result files are checked against on a rerun
+ * (without it, existing results cannot be verified and are reused with a warning).
+ */
+export type EvalModelFactory = ((ctx: FitContext) => Promise<Embedder>) & { readonly id?: string };
+
+/** A fixed Embedder, or a factory that builds one per task. */
+export type EvalModel = Embedder | EvalModelFactory;
 
 export interface EvaluationOptions {
   model: EvalModel;
@@ -67,8 +77,18 @@ export interface EvaluationOptions {
   cacheDir?: string | false;
   /** Apply task instructions (default true). */
   instructions?: boolean;
-  /** Re-run tasks whose result file exists (default false: they are read back, which makes a run resumable). */
+  /**
+   * Re-run tasks whose result file exists (default false: they are read back, which makes a run resumable,
+   * provided the folder's identity record says this same model wrote them; another model's results are
+   * an error without `overwrite`, and are replaced with it).
+   */
   overwrite?: boolean;
+  /**
+   * What existing result files are checked against, in place of the model's own id (which for a checkpoint
+   * includes its path and file times). For a caller that pins the model's content itself, e.g. the pipeline
+   * with its step fingerprint, so that a moved run folder still resumes.
+   */
+  modelIdentity?: string;
   subsample?: SubsamplePolicy;
   progress?: Progress;
   /** Adds mteb 2.x's hit_rate_at_k to retrieval scores. */
@@ -222,6 +242,15 @@ export async function evaluate(opts: EvaluationOptions): Promise<EvaluationRepor
   const modelName = opts.modelName ?? (fixed ? fixed.id : 'model');
   const revision = opts.modelRevision ?? 'no_revision_available';
   const folder = opts.outputDir ? resultsFolder(opts.outputDir, modelName, revision) : undefined;
+  const instructions = opts.instructions !== false;
+  // This run's model identity: the embedder's id (its embedding-cache key) or the factory's declared id.
+  const factoryId = typeof opts.model === 'function' ? opts.model.id : undefined;
+  const modelId = opts.modelIdentity ?? fixed?.id ?? factoryId;
+  const identity: ModelIdentity | undefined = modelId !== undefined ? { model: modelId, instructions } : undefined;
+  const records = folder ? readIdentities(folder) : new Map<string, TaskIdentity>();
+  /** Tasks whose result file is another model's and is recomputed from scratch (overwrite). */
+  const replaced = new Set<string>();
+  if (folder) checkIdentities(folder, [...new Set(planned.map((p) => p.task.name))], records, identity, opts.overwrite ?? false, replaced, warn);
   const caches = new Map<string, EmbeddingCache>();
   const cacheFor = (e: Embedder): EmbeddingCache | undefined => {
     if (opts.cacheDir === false || (e as { cacheable?: boolean }).cacheable === false) return undefined;
@@ -243,7 +272,7 @@ export async function evaluate(opts: EvaluationOptions): Promise<EvaluationRepor
     const head = `[${ti + 1}/${planned.length}] ${task.name}`;
     // An earlier result file: its entries count as done (unless --overwrite) and are kept in the new file.
     const existingPath = folder ? join(folder, `${task.name}.json`) : undefined;
-    const prev = existingPath && existsSync(existingPath) ? readTaskResult(existingPath) : undefined;
+    const prev = existingPath && existsSync(existingPath) && !replaced.has(task.name) ? readTaskResult(existingPath) : undefined;
     const prevEntry = (split: string, subset: string) => prev?.scores[split]?.find((e) => e.hf_subset === subset);
     const wanted = splits.flatMap((split) => subsets.map((subset) => ({ split, subset })));
     const todo = opts.overwrite ? wanted : wanted.filter((w) => !prevEntry(w.split, w.subset));
@@ -266,6 +295,7 @@ export async function evaluate(opts: EvaluationOptions): Promise<EvaluationRepor
     const scores: Record<string, Record<string, Record<string, ScoreValue>>> = {};
     let embedded = 0;
     let cached = 0;
+    const fitted: Record<string, string> = {};
     for (const w of wanted) {
       const { split, subset } = w;
       if (!todo.includes(w)) {
@@ -276,6 +306,7 @@ export async function evaluate(opts: EvaluationOptions): Promise<EvaluationRepor
       const t0 = performance.now();
       const data = await loadData(task, source, split, subset, opts, warn);
       const embedder = typeof opts.model === 'function' ? await opts.model({ task, texts: fitTexts(task, data) }) : opts.model;
+      if (!fixed) fitted[`${split}/${subset}`] = embedder.id;
       const encoder = new TaskEncoder(embedder, task, { cache: cacheFor(embedder), instructions: opts.instructions, progress });
       const s = await runEvaluator(task, data, encoder, opts, progress, label);
       s.main_score = s[task.mainScore] as number;
@@ -286,12 +317,23 @@ export async function evaluate(opts: EvaluationOptions): Promise<EvaluationRepor
       rows.push(rowOf(w, s.main_score as number, secs));
       progress.log(`${label}: ${task.mainScore} = ${(s.main_score as number).toFixed(6)} (${secs.toFixed(1)} s; ${encoder.embedded} texts embedded, ${encoder.cached} from cache)`);
       if (!folder || metaWritten) continue;
-      writeModelMeta(folder, { name: modelName, revision, dim: embedder.dim, maxTokens: embedder.maxLength, instructions: opts.instructions !== false });
+      writeModelMeta(folder, { name: modelName, revision, dim: embedder.dim, maxTokens: embedder.maxLength, instructions });
       metaWritten = true;
     }
     const fresh = taskResult(task, scores, (performance.now() - started) / 1000);
     const result = prev ? mergeTaskResults(prev, fresh) : fresh;
     const path = folder ? writeTaskResult(folder, result) : undefined;
+    // The record follows the result file: a crash in between leaves a record that does not match (a
+    // refusal on the rerun) or none (reuse with a warning), never a wrong match.
+    if (folder) {
+      const before = records.get(task.name);
+      if (identity) {
+        const keep = prev && before && sameIdentity(before, identity) ? before.fitted : undefined;
+        const all = { ...keep, ...fitted };
+        records.set(task.name, { ...identity, ...(Object.keys(all).length ? { fitted: all } : {}) });
+      } else records.delete(task.name);
+      if (identity || before) writeIdentities(folder, records);
+    }
     outcomes.push({ task, result, path, skipped: false, embedded, cached });
   };
   try {
@@ -319,7 +361,8 @@ export async function evaluate(opts: EvaluationOptions): Promise<EvaluationRepor
       semantics: `mteb ${MTEB_SEMANTICS_VERSION}`,
       model: modelName,
       revision,
-      instructions: opts.instructions !== false,
+      instructions,
+      identity: identity ?? null,
       benchmark: benchmark?.name ?? null,
       tasks: outcomes.map((o) => ({ task: o.task.name, path: o.path, skipped: o.skipped, embedded: o.embedded, cached: o.cached })),
       failures,
@@ -328,4 +371,44 @@ export async function evaluate(opts: EvaluationOptions): Promise<EvaluationRepor
     });
   }
   return { outcomes, failures, rows, folder, summary, warnings };
+}
+
+/**
+ * Checks the planned tasks' existing result files against the folder's identity records before anything
+ * runs: another model's results are a ResultIdentityError (listing every such task), or with `overwrite`
+ * are marked for replacement; files without a record (older qzhou, mteb) are reused with a warning.
+ */
+function checkIdentities(
+  folder: string,
+  tasks: string[],
+  records: ReadonlyMap<string, TaskIdentity>,
+  identity: ModelIdentity | undefined,
+  overwrite: boolean,
+  replaced: Set<string>,
+  warn: (m: string) => void,
+): void {
+  const conflicts: { task: string; recorded: ModelIdentity }[] = [];
+  const unrecorded: string[] = [];
+  const unverifiable: string[] = [];
+  for (const task of tasks) {
+    if (!existsSync(join(folder, `${task}.json`))) continue;
+    const recorded = records.get(task);
+    if (!recorded) unrecorded.push(task);
+    else if (!identity) unverifiable.push(task);
+    else if (!sameIdentity(recorded, identity)) conflicts.push({ task, recorded });
+  }
+  if (conflicts.length && identity) {
+    if (!overwrite) throw new ResultIdentityError(folder, conflicts, identity);
+    for (const c of conflicts) replaced.add(c.task);
+    warn(`${folder}: replacing the results of ${conflicts.map((c) => `${c.task} (${describeIdentity(c.recorded)})`).join(', ')} with this run's model ${describeIdentity(identity)}`);
+  }
+  if (unrecorded.length) {
+    warn(
+      `${folder}: ${unrecorded.map((t) => `${t}.json`).join(', ')} ${unrecorded.length > 1 ? 'have' : 'has'} no model identity record ` +
+        `(written by an older qzhou or by mteb); ${overwrite ? 'splits and subsets not re-run are kept' : 'reused'} as results of this model without verification`,
+    );
+  }
+  if (unverifiable.length) {
+    warn(`${folder}: the model factory declares no id, so ${unverifiable.map((t) => `${t}.json`).join(', ')} cannot be checked against it; ${overwrite ? 'splits and subsets not re-run are kept' : 'reused'} without verification`);
+  }
 }

@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import type { EmbedRequest, Embedder } from '../model/embedder.js';
 import { compareCodePoints } from './numeric.js';
+import type { EvalModelFactory } from './run.js';
 
 export interface TfidfOptions {
   /** Vocabulary cap (default 8192). */
@@ -60,6 +61,26 @@ export class TfidfEmbedder implements Embedder {
     const out: string[] = [];
     for (let n = lo; n <= hi; n++) for (let i = 0; i + n <= words.length; i++) out.push(words.slice(i, i + n).join(' '));
     return out;
+  }
+
+  /**
+   * The identity of "TF-IDF with these options, fitted per task": the options with their defaults filled
+   * in. With the task's data it determines the fitted model (whose own id hashes the fitted vocabulary and idf).
+   */
+  static configId(opts: TfidfOptions = {}): string {
+    const o = {
+      maxFeatures: opts.maxFeatures ?? 8192,
+      ngramRange: opts.charNgramRange ? null : (opts.ngramRange ?? [1, 1]),
+      charNgramRange: opts.charNgramRange ?? null,
+      minDf: opts.minDf ?? 1,
+      sublinearTf: opts.sublinearTf ?? false,
+    };
+    return `tfidf-per-task:${JSON.stringify(o)}`;
+  }
+
+  /** An evaluation model that fits TF-IDF on each task's texts, with `configId(opts)` as its id. */
+  static perTask(opts: TfidfOptions = {}): EvalModelFactory {
+    return Object.assign(async ({ texts }: { texts: string[] }) => TfidfEmbedder.fit(texts, opts), { id: TfidfEmbedder.configId(opts) });
   }
 
   /** Learns the vocabulary and idf from `texts`. */

@@ -1,9 +1,12 @@
 // The run folder: one subfolder per step, each finished by a `_DONE.json` marker (fingerprint of the
 // step's inputs, its outputs with their hashes, timings and counts) written last and atomically. A
 // `_STARTED.json` records which inputs a step was started with, so an interrupted step resumes in place
-// only when they are unchanged (otherwise its folder is cleared). A lock file keeps two pipelines out of
-// the same folder; a lock left by a killed process is taken over.
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync, unlinkSync } from 'node:fs';
+// only when they are unchanged (otherwise its folder is cleared). A folder is cleared by renaming it aside
+// first (atomic) and deleting it after, so a kill never leaves a half-deleted step folder that looks
+// resumable or complete. A lock file keeps two pipelines out of the same folder; a lock left by a killed
+// process is taken over.
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FileEntry } from './fingerprint.js';
 import { writeFileAtomicSync } from '../util/atomic-file.js';
@@ -11,6 +14,8 @@ import { writeFileAtomicSync } from '../util/atomic-file.js';
 export const DONE_FILE = '_DONE.json';
 export const STARTED_FILE = '_STARTED.json';
 export const LOCK_FILE = '.lock';
+/** Prefix of a step folder renamed aside to be deleted (a leftover of a kill is deleted by the next run). */
+export const DISCARD_PREFIX = '.discard-';
 export const MARKER_VERSION = 1;
 
 export type StepStatus = 'done' | 'skipped';
@@ -116,13 +121,13 @@ export class RunFolder {
 
   /**
    * Prepares the step folder for a run: resumes in place when it was started with the same
-   * fingerprint; otherwise clears it. Returns the attempt number (1 = fresh start).
+   * fingerprint (unless `fresh`); otherwise clears it. Returns the attempt number (1 = fresh start).
    */
-  begin(step: string, fingerprint: string): StartedMarker {
+  begin(step: string, fingerprint: string, opts: { fresh?: boolean } = {}): StartedMarker {
     const dir = this.stepDir(step);
     const prev = this.started(step);
-    const resume = prev !== null && prev.fingerprint === fingerprint && this.marker(step) === null;
-    if (!resume) rmSync(dir, { recursive: true, force: true });
+    const resume = !opts.fresh && prev !== null && prev.fingerprint === fingerprint && this.marker(step) === null;
+    if (!resume) this.discard(step);
     mkdirSync(dir, { recursive: true });
     rmSync(join(dir, DONE_FILE), { force: true });
     const started: StartedMarker = { step, fingerprint, startedAt: new Date().toISOString(), pid: process.pid, attempt: resume ? prev.attempt + 1 : 1 };
@@ -134,9 +139,30 @@ export class RunFolder {
     writeJsonAtomic(join(this.stepDir(marker.step), DONE_FILE), marker);
   }
 
-  /** Removes a step's marker so that it (and everything downstream) runs again. */
+  /**
+   * Clears a step's folder, atomically: it is renamed aside (one rename: the folder is there, complete or
+   * resumable as it was, or gone) and then deleted. The step then runs from an empty folder, and so does
+   * everything downstream whose inputs change. A kill during the deletion leaves a `.discard-*` folder,
+   * which the next run's lock() deletes.
+   */
+  discard(step: string): void {
+    const dir = this.stepDir(step);
+    if (!existsSync(dir)) return;
+    const aside = join(this.root, `${DISCARD_PREFIX}${step}-${process.pid}-${randomBytes(4).toString('hex')}`);
+    renameSync(dir, aside);
+    rmSync(aside, { recursive: true, force: true });
+  }
+
+  /** Same as discard(): the step runs again from an empty folder (a marker-only removal would resume it). */
   invalidate(step: string): void {
-    rmSync(join(this.stepDir(step), DONE_FILE), { force: true });
+    this.discard(step);
+  }
+
+  /** Deletes step folders left renamed aside by a run killed while clearing them. */
+  private removeDiscarded(): void {
+    for (const name of readdirSync(this.root)) {
+      if (name.startsWith(DISCARD_PREFIX)) rmSync(join(this.root, name), { recursive: true, force: true });
+    }
   }
 
   /** Takes the run folder's lock (exclusive create); a lock whose process is gone is taken over. */
@@ -149,6 +175,7 @@ export class RunFolder {
         writeSync(fd, `${process.pid}\n`);
         closeSync(fd);
         this.lockHeld = true;
+        this.removeDiscarded();
         return;
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
@@ -156,6 +183,7 @@ export class RunFolder {
       const pid = Number.parseInt(readFileSync(path, 'utf8').trim(), 10);
       if (pid === process.pid) {
         this.lockHeld = true;
+        this.removeDiscarded();
         return;
       }
       if (processAlive(pid)) throw new RunLockedError(this.root, pid);

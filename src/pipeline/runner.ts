@@ -3,7 +3,7 @@
 // source files by content, upstream outputs by digest) and its outputs are still there; otherwise it runs,
 // resuming in place when it was interrupted with the same inputs (through the underlying tool's own resume:
 // transform checkpoints, the synthesis journal, the mining work folder, trainer checkpoints, evaluation
-// result files), or from a clean folder when its inputs changed.
+// result files), or from a clean folder when its inputs changed or it is forced (--force).
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PipelineConfig } from './config.js';
@@ -90,8 +90,9 @@ export interface PipelineResult {
 }
 
 export class PipelineInterrupted extends Error {
-  constructor(readonly step: StepName) {
-    super(`interrupted during step "${step}"; run the same command again to resume`);
+  /** `forced`: the run had --force (rerunning it would start the forced steps over, not resume them). */
+  constructor(readonly step: StepName, forced = false) {
+    super(`interrupted during step "${step}"; ${forced ? 'run the command again without --force to resume' : 'run the same command again to resume'}`);
     this.name = 'PipelineInterrupted';
   }
 }
@@ -143,11 +144,17 @@ export async function runSteps(config: PipelineConfig, steps: readonly PipelineS
     const completed = new Map<StepName, StepMarker>();
     const reports: StepReport[] = [];
     const forcedSteps = forcedClosure(steps, opts.force ?? []);
+    const interrupted = (s: StepName) => new PipelineInterrupted(s, forcedSteps.size > 0);
     log(`qzhou pipeline: run folder ${config.output}`);
+    // Forced steps start from an empty folder (their old outputs, checkpoints, result files are not
+    // resumed or read back). All of them that this run reaches are cleared before anything runs, the last
+    // one first, so a kill at any point never leaves a step complete (or resumable) on top of a forced
+    // step that was cleared: a rerun without --force resumes the forced rerun where it stopped.
+    for (let i = lastIndex; i >= 0; i--) if (forcedSteps.has(steps[i]!.name)) run.discard(steps[i]!.name);
     for (let i = 0; i <= lastIndex; i++) {
       const step = steps[i]!;
       const tag = `[${i + 1}/${steps.length}] ${step.name}`;
-      if (signal.aborted) throw new PipelineInterrupted(step.name);
+      if (signal.aborted) throw interrupted(step.name);
       const forced = forcedSteps.has(step.name);
       const fingerprint = await stepFingerprint(step, config, completed);
       const state = run.check(step.name, fingerprint);
@@ -158,9 +165,8 @@ export async function runSteps(config: PipelineConfig, steps: readonly PipelineS
         reports.push({ step: step.name, status: state.marker.status === 'skipped' ? 'skipped' : 'reused', resumed: false, seconds: 0, marker: state.marker, ...(state.marker.notice ? { notice: state.marker.notice } : {}) });
         continue;
       }
-      if (forced && state.complete) run.invalidate(step.name);
       const reason = forced ? 'forced' : state.complete ? '' : state.reason;
-      const started = run.begin(step.name, fingerprint);
+      const started = run.begin(step.name, fingerprint, { fresh: forced });
       const resumed = started.attempt > 1;
       log(`qzhou pipeline: ${tag}: ${step.title}${resumed ? ` — resuming (attempt ${started.attempt})` : reason && reason !== 'not run yet' ? ` — running (${reason})` : ''}`);
       const dir = run.stepDir(step.name);
@@ -190,10 +196,10 @@ export async function runSteps(config: PipelineConfig, steps: readonly PipelineS
       try {
         outcome = await step.run(ctx);
       } catch (e) {
-        if (signal.aborted) throw new PipelineInterrupted(step.name);
+        if (signal.aborted) throw interrupted(step.name);
         throw new StepFailedError(step.name, e);
       }
-      if (signal.aborted) throw new PipelineInterrupted(step.name);
+      if (signal.aborted) throw interrupted(step.name);
       const outputs = await describeOutputs(dir, outcome.outputs);
       const seconds = (Date.now() - t0) / 1000;
       const marker: StepMarker = {

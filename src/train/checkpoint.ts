@@ -26,7 +26,7 @@ export interface TrainerState {
   stageSteps: number;
   /** The batch sampler's serialised position (src/data GroupedBatchSampler.state()). */
   sampler?: unknown;
-  /** Hash of the stage configuration, to refuse a resume under a changed config. */
+  /** The stage's identity (stageIdentity: settings, seed, model and data by content), to refuse a resume under a changed config. */
   configHash?: string;
   /** ISO time the checkpoint was written. */
   time: string;

@@ -17,6 +17,7 @@ import { locateTask } from '../eval/datasets.js';
 import { findTask } from '../eval/tasks.js';
 import { loadEmbedder } from '../model/index.js';
 import { toTrainBatch } from './batches.js';
+import { stageIdentity } from './stage-identity.js';
 import { saveCheckpoint, latestCheckpoint, listStageCheckpoints, removeStaleCheckpointTemps, type CheckpointInfo } from './checkpoint.js';
 import type { DataSource, StageConfig, TrainConfig } from './config.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
@@ -68,7 +69,10 @@ export interface RunTrainingResult {
 
 const STATE_EXTRA_VERSION = 1;
 
-/** Hash of what decides a stage's updates (not checkpoint/eval cadence), to refuse resuming under a changed config. */
+/**
+ * The resume check's hash before content identities (it hashed the model and data paths, so a moved output
+ * folder could not be resumed). Still accepted, so that checkpoints written before stay resumable in place.
+ */
 export function stageHash(config: TrainConfig, stage: StageConfig): string {
   const { eval: _e, checkpointEvery: _c, ...rest } = stage;
   return createHash('sha256').update(JSON.stringify({ model: config.model, seed: config.seed, stage: rest })).digest('hex').slice(0, 16);
@@ -143,13 +147,20 @@ export async function runTraining(config: TrainConfig, opts: RunTrainingOptions 
   if (opts.resume && !latest) throw new Error(`--resume: ${output} has no checkpoint to resume from`);
   let startStage = 0;
   let resumeFrom: CheckpointInfo | undefined;
+  // Each stage's identity (content hashes of its model and data) is computed once per invocation.
+  const identities = new Map<number, Promise<string>>();
+  const identityOf = (i: number) => {
+    let p = identities.get(i);
+    if (!p) identities.set(i, (p = stageIdentity(config, config.stages[i]!)));
+    return p;
+  };
   if (latest) {
     const st = latest.state;
     const stage = config.stages[st.stageIndex];
     if (!stage || stage.name !== st.stage) {
       throw new Error(`${latest.dir}: the checkpoint belongs to stage ${st.stageIndex} "${st.stage}", but the config's stage ${st.stageIndex} is ${stage ? `"${stage.name}"` : 'missing'}`);
     }
-    if (st.configHash !== undefined && st.configHash !== stageHash(config, stage)) {
+    if (st.configHash !== undefined && st.configHash !== (await identityOf(st.stageIndex)) && st.configHash !== stageHash(config, stage)) {
       throw new Error(`${latest.dir}: stage "${stage.name}" of the config changed since this checkpoint was written (model, seed or stage settings); resume with the same config, or start a new output folder`);
     }
     if (st.step >= st.stageSteps) startStage = st.stageIndex + 1;
@@ -178,7 +189,7 @@ export async function runTraining(config: TrainConfig, opts: RunTrainingOptions 
     for (let si = startStage; si < config.stages.length; si++) {
       const stage = config.stages[si]!;
       const resume = si === startStage ? resumeFrom : undefined;
-      const out = await runStage({ config, stage, stageIndex: si, src, weights, resume, cacheDir, threads: opts.threads, metrics, log, stream, opts, globalOffset: stepsBefore(si), result });
+      const out = await runStage({ config, stage, stageIndex: si, identity: await identityOf(si), src, weights, resume, cacheDir, threads: opts.threads, metrics, log, stream, opts, globalOffset: stepsBefore(si), result });
       result.stages.push(out.summary);
       try {
         if (out.interrupted) {
@@ -240,6 +251,8 @@ interface StageRun {
   config: TrainConfig;
   stage: StageConfig;
   stageIndex: number;
+  /** stageIdentity() of the stage, recorded in its checkpoints. */
+  identity: string;
   src: ModelSource;
   /** Weights the stage starts from (undefined: the model source's own). */
   weights: Map<string, Float32Array> | undefined;
@@ -255,7 +268,7 @@ interface StageRun {
 }
 
 async function runStage(r: StageRun): Promise<{ encoder: GraphEncoder; base?: FrozenBase; summary: StageSummary; interrupted: boolean }> {
-  const { config, stage, src, log, metrics, opts } = r;
+  const { config, stage, src, log, metrics, opts, identity } = r;
   const data = await openStageData(stage, log);
   let base: FrozenBase | undefined;
   let encoder: GraphEncoder | undefined;
@@ -309,7 +322,7 @@ async function runStage(r: StageRun): Promise<{ encoder: GraphEncoder; base?: Fr
       const dir = await saveCheckpoint({
         output: config.output,
         state: {
-          stage: stage.name, stageIndex: r.stageIndex, step, stageSteps: stage.steps, sampler: sampler.state(), configHash: stageHash(config, stage),
+          stage: stage.name, stageIndex: r.stageIndex, step, stageSteps: stage.steps, sampler: sampler.state(), configHash: identity,
           extra: { version: STATE_EXTRA_VERSION, globalStep: r.globalOffset + step, seed: stage.seed, lora: stage.lora !== null },
         },
         writeModel: (d) => enc.save(d, { overwrite: true }),

@@ -1,11 +1,13 @@
 // `qzhou pipeline` end to end as real processes on a tiny configuration (Banking77 and STS-B samples from
 // data/, a fake LLM endpoint, a 1-layer model): a reference run, then a run SIGKILLed in the middle of
-// stage 2 and run again. The rerun reuses every finished step, resumes stage 2 from its checkpoint, and
-// ends with the same model bytes and scores as the uninterrupted run; its report passes the browser checks.
+// stage 2, copied to another place (the original deleted) and run again there. The rerun reuses every
+// finished step, resumes stage 2 from its checkpoint, and ends with the same model bytes and scores as the
+// uninterrupted run; its report passes the browser checks. `--force stage1` then retrains stage 1 from an
+// empty folder (not a resume of the finished one).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -64,9 +66,9 @@ interface Run {
   stderr: string;
 }
 
-function runPipeline(config: string, output: string, cache: string, killWhen?: () => boolean): Promise<Run> {
+function runPipeline(config: string, output: string, cache: string, killWhen?: () => boolean, extra: string[] = []): Promise<Run> {
   return new Promise((resolveRun, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), 'pipeline', '--config', config, '--output', output], {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), 'pipeline', '--config', config, '--output', output, ...extra], {
       cwd: root,
       env: { ...process.env, QZHOU_CACHE: cache, QZHOU_LLM_BASE_URL: '', QZHOU_LLM_MODEL: '' },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -94,7 +96,7 @@ function runPipeline(config: string, output: string, cache: string, killWhen?: (
 
 const marker = (run: string, step: string) => JSON.parse(readFileSync(join(run, step, '_DONE.json'), 'utf8')) as Record<string, unknown>;
 
-test('pipeline: kill -9 during stage 2, rerun: finished steps reused, same final model and scores', { timeout: 600_000 }, async () => {
+test('pipeline: kill -9 during stage 2, folder moved, rerun: finished steps reused, same final model and scores; --force retrains', { timeout: 600_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'qzhou-pipeline-e2e-'));
   const llm = await startFakeLlm();
   try {
@@ -111,10 +113,15 @@ test('pipeline: kill -9 during stage 2, rerun: finished steps reused, same final
     assert.ok(requestsAfterA > 0, 'the synthesis step called the endpoint');
 
     // Killed in the middle of stage 2, once its first checkpoint is on disk.
-    const runB = join(dir, 'run-b');
-    const killed = await runPipeline(config, runB, cache, () => existsSync(join(runB, 'stage2', 'stage2', 'checkpoint-5')));
+    const killedAt = join(dir, 'run-killed');
+    const killed = await runPipeline(config, killedAt, cache, () => existsSync(join(killedAt, 'stage2', 'stage2', 'checkpoint-5')));
     assert.equal(killed.signal, 'SIGKILL', `expected the run to be killed during stage 2:\n${killed.stderr}`);
-    assert.ok(!existsSync(join(runB, 'stage2', '_DONE.json')), 'stage 2 was not finished');
+    assert.ok(!existsSync(join(killedAt, 'stage2', '_DONE.json')), 'stage 2 was not finished');
+    // The run folder is copied elsewhere (new modification times) and the original deleted: no identity
+    // (step fingerprints, the trainer's resume check) may depend on where it is.
+    const runB = join(dir, 'moved', 'run-b');
+    cpSync(killedAt, runB, { recursive: true });
+    rmSync(killedAt, { recursive: true, force: true });
     const before = Object.fromEntries(['transform', 'synth', 'mine', 'init', 'stage1'].map((s) => [s, marker(runB, s).finishedAt]));
 
     const b = await runPipeline(config, runB, cache);
@@ -147,6 +154,18 @@ test('pipeline: kill -9 during stage 2, rerun: finished steps reused, same final
     const md = readFileSync(join(runB, 'report/report.md'), 'utf8');
     assert.match(md, /\| paraphrase-banking77 \| paraphrase \| banking77 \| 12 \| \d+ \| \d+ \| too\\_similar \d+/);
     assert.match(md, /!\[Training loss: cls\]\(plots\/loss-cls\.svg\)/);
+
+    // --force stage1 --until stage1: stage 1 is trained again from an empty folder (not "resumed" as
+    // complete), giving the same model; stage 2 is left for a later run.
+    const stage1Before = await describeOutputs(join(runB, 'stage1'), ['model']);
+    const finishedBefore = marker(runB, 'stage1').finishedAt;
+    const forced = await runPipeline(config, runB, cache, undefined, ['--force', 'stage1', '--until', 'stage1']);
+    assert.equal(forced.code, 0, forced.stderr);
+    assert.match(forced.stderr, /\[5\/8\] stage1: .* — running \(forced\)/);
+    assert.doesNotMatch(forced.stderr, /resuming/);
+    assert.equal(marker(runB, 'stage1').attempts, 1);
+    assert.notEqual(marker(runB, 'stage1').finishedAt, finishedBefore);
+    assert.deepEqual(await describeOutputs(join(runB, 'stage1'), ['model']), stage1Before, 'stage 1 retrained to the same weights');
 
     const chromium = findChromium();
     if (!chromium) {

@@ -2,7 +2,7 @@
 // restart, forced steps, --until, the lock, and what is (not) left on disk when a step fails.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -142,6 +142,54 @@ test('--force reruns a step and the steps that use its outputs; --until stops ea
     await assert.rejects(planSteps(h.config, h.steps, { until: 'nope' as StepName }), /--until: unknown step "nope"/);
     await assert.rejects(planSteps(h.config, h.steps, { force: ['nope' as StepName] }), /--force: unknown step "nope"/);
     assert.deepEqual((await planSteps(h.config, h.steps, { until: 'init' })).map((p) => p.step), ['transform', 'init']);
+  } finally {
+    rmSync(h.dir, { recursive: true, force: true });
+  }
+});
+
+test('--force starts the forced steps from an empty folder (no resume, no old files); a rerun after a kill resumes the forced rerun', async () => {
+  const h = harness();
+  const attemptOf = (step: string) => JSON.parse(readFileSync(join(h.dir, step, '_DONE.json'), 'utf8')) as { attempts: number; summary: { attempt: number } };
+  try {
+    await runSteps(h.config, h.steps, quiet);
+    writeFileSync(join(h.dir, 'mine/stale.txt'), 'left by the earlier run');
+    writeFileSync(join(h.dir, 'eval/stale.txt'), 'an old result file');
+    const lines: string[] = [];
+    const r = await runSteps(h.config, h.steps, { log: (l) => lines.push(l), force: ['mine'] });
+    assert.deepEqual(r.steps.map((s) => [s.step, s.status, s.resumed]), [['transform', 'reused', false], ['init', 'reused', false], ['mine', 'ran', false], ['eval', 'ran', false]]);
+    assert.ok(!lines.some((l) => /resuming/.test(l)), lines.join('\n'));
+    for (const step of ['mine', 'eval']) {
+      assert.ok(!existsSync(join(h.dir, step, 'stale.txt')), `${step}: a forced step starts from an empty folder`);
+      assert.equal(attemptOf(step).attempts, 1, `${step}: a fresh attempt, not a resume of the completed one`);
+      assert.equal(attemptOf(step).summary.attempt, 1);
+    }
+
+    // Killed inside the forced rerun of mine: the steps forced through it are cleared too, so the old
+    // outputs of eval are never reused, even though mine's rerun gives the same bytes.
+    h.failOnce.add('mine');
+    await assert.rejects(runSteps(h.config, h.steps, { ...quiet, force: ['mine'] }), /mine crashed/);
+    assert.ok(!existsSync(join(h.dir, 'mine/_DONE.json')) && !existsSync(join(h.dir, 'eval')), 'no step of the forced closure is left complete');
+    assert.equal((await planSteps(h.config, h.steps))[2]!.reason, 'interrupted earlier: will resume');
+    const resumed = await runSteps(h.config, h.steps, quiet);
+    assert.deepEqual(resumed.steps.map((s) => [s.step, s.status, s.resumed]), [['transform', 'reused', false], ['init', 'reused', false], ['mine', 'ran', true], ['eval', 'ran', false]]);
+    assert.equal(attemptOf('mine').attempts, 2, 'the plain rerun resumed the forced attempt');
+    assert.equal(attemptOf('eval').attempts, 1);
+
+    // --force on an interrupted step restarts it too (it does not resume the interrupted attempt).
+    h.failOnce.add('eval');
+    await assert.rejects(runSteps(h.config, h.steps, { ...quiet, force: ['eval'] }), /eval crashed/);
+    writeFileSync(join(h.dir, 'eval/stale.txt'), 'partial work');
+    await runSteps(h.config, h.steps, { ...quiet, force: ['eval'] });
+    assert.ok(!existsSync(join(h.dir, 'eval/stale.txt')));
+    assert.equal(attemptOf('eval').attempts, 1);
+
+    // A folder renamed aside by a run killed while clearing it is deleted by the next run.
+    const aside = join(h.dir, '.discard-mine-1-deadbeef');
+    mkdirSync(join(aside, 'deep'), { recursive: true });
+    writeFileSync(join(aside, 'deep/out.txt'), 'x');
+    const again = await runSteps(h.config, h.steps, quiet);
+    assert.deepEqual(again.steps.map((s) => s.status), ['reused', 'reused', 'reused', 'reused']);
+    assert.ok(!existsSync(aside));
   } finally {
     rmSync(h.dir, { recursive: true, force: true });
   }

@@ -4,10 +4,10 @@
 // stage, across the stage boundary, with LoRA); a few steps reduce the loss; clear errors.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadEmbedder } from '../../src/model/index.js';
-import { resolveTrainConfig, runTraining, readMetrics, readTrainerState, type TrainConfig } from '../../src/train/index.js';
+import { resolveTrainConfig, runTraining, readMetrics, readTrainerState, stageHash, type TrainConfig } from '../../src/train/index.js';
 import { saveTrainedTokenizer, trainTokenizer } from '../../src/model/tokenizer-trainer.js';
 import { removeDir, tempDir, tinyConfig } from './model-helpers.js';
 
@@ -150,6 +150,55 @@ test('resume: N steps straight = k steps + crash + resume, bit for bit (inside a
     await assert.rejects(runTraining(config(dir, join(dir, 'empty')), { ...quiet, resume: true }), /--resume: .*empty has no checkpoint to resume from/);
   } finally {
     removeDir(dir);
+  }
+});
+
+test('resume in a moved (copied) folder: data and model identified by content, not path; a changed data file or model is refused', async () => {
+  const dir = await fixture();
+  const moved = `${dir}-moved`;
+  try {
+    const straight = config(dir, join(dir, 'straight'));
+    await runTraining(straight, { ...quiet, cacheDir: join(dir, 'cache') });
+    const want = readFileSync(join(dir, 'straight', 'model', 'model.safetensors'));
+    // Interrupted inside stage 2 (last checkpoint: stage2 step 3); a second one for the refusals.
+    await runTraining(config(dir, join(dir, 'crash')), { ...quiet, cacheDir: join(dir, 'cache'), stopAfterSteps: 8 });
+    await runTraining(config(dir, join(dir, 'crash-y')), { ...quiet, cacheDir: join(dir, 'cache'), stopAfterSteps: 8 });
+    // The whole folder (data, tokenizer, output) is copied elsewhere (new modification times too) and the
+    // original deleted: every path in the config changes.
+    cpSync(dir, moved, { recursive: true });
+    removeDir(dir);
+    const resumed = await runTraining(config(moved, join(moved, 'crash')), { ...quiet, cacheDir: join(moved, 'cache'), resume: true });
+    assert.equal(resumed.stepsRun, 3, 'continues after the checkpoint at stage2 step 3');
+    assert.deepEqual(readFileSync(join(moved, 'crash', 'model', 'model.safetensors')), want, 'same final weights as the uninterrupted run');
+
+    // Same paths, other content: refused.
+    const pair = join(moved, 'pair.jsonl');
+    const pairText = readFileSync(pair, 'utf8');
+    writeFileSync(pair, pairText.replace('"score":4', '"score":3'));
+    const changed = /stage "stage2" of the config changed since this checkpoint was written/;
+    await assert.rejects(runTraining(config(moved, join(moved, 'crash-y')), { ...quiet, cacheDir: join(moved, 'cache'), resume: true }), changed);
+    writeFileSync(pair, pairText);
+    const tokenizer = join(moved, 'tokenizer', 'tokenizer.json');
+    const tokText = readFileSync(tokenizer, 'utf8');
+    writeFileSync(tokenizer, `${tokText}\n`);
+    await assert.rejects(runTraining(config(moved, join(moved, 'crash-y')), { ...quiet, cacheDir: join(moved, 'cache'), resume: true }), changed);
+    writeFileSync(tokenizer, tokText);
+    const y = await runTraining(config(moved, join(moved, 'crash-y')), { ...quiet, cacheDir: join(moved, 'cache'), resume: true });
+    assert.equal(y.stepsRun, 3);
+
+    // A checkpoint written with the earlier (path-based) hash still resumes in place.
+    const legacy = config(moved, join(moved, 'crash-legacy'));
+    await runTraining(legacy, { ...quiet, cacheDir: join(moved, 'cache'), stopAfterSteps: 8 });
+    const stateFile = join(moved, 'crash-legacy', 'stage2', 'checkpoint-3', 'trainer_state.json');
+    const state = JSON.parse(readFileSync(stateFile, 'utf8')) as { configHash: string };
+    assert.notEqual(state.configHash, stageHash(legacy, legacy.stages[1]!));
+    writeFileSync(stateFile, JSON.stringify({ ...state, configHash: stageHash(legacy, legacy.stages[1]!) }));
+    const l = await runTraining(legacy, { ...quiet, cacheDir: join(moved, 'cache'), resume: true });
+    assert.deepEqual(readFileSync(join(moved, 'crash-legacy', 'model', 'model.safetensors')), want);
+    assert.equal(l.stepsRun, 3);
+  } finally {
+    removeDir(dir);
+    removeDir(moved);
   }
 });
 

@@ -29,7 +29,9 @@ Output:
                       name, with its parent's for the trainer's "model" / "checkpoint-N" folders:
                       runs/banking77/stage2/model → stage2-model)
   --model-revision R  (default: no_revision_available)
-  --overwrite         re-run tasks that already have a result file (default: skip them = resume)
+  --overwrite         re-run tasks that already have a result file (default: skip them = resume; a file
+                      that another model wrote, per the folder's qzhou/identity.json, is an error unless
+                      --overwrite, which recomputes and replaces it)
   --json              print the report as JSON on stdout instead of tables
 
 Embedding:
@@ -125,8 +127,7 @@ export const command: Command = {
       const ngrams = numberFlag('tfidf-ngrams', values['tfidf-ngrams'], 1);
       const charNgrams = values['tfidf-char-ngrams'] ? numberFlag('tfidf-char-ngrams', values['tfidf-char-ngrams'], 2) : undefined;
       const maxFeatures = numberFlag('tfidf-max-features', values['tfidf-max-features'], 8192);
-      model = async ({ texts }) =>
-        ev.TfidfEmbedder.fit(texts, { maxFeatures, ngramRange: [1, ngrams], ...(charNgrams ? { charNgramRange: [1, charNgrams] as [number, number] } : {}) });
+      model = ev.TfidfEmbedder.perTask({ maxFeatures, ngramRange: [1, ngrams], ...(charNgrams ? { charNgramRange: [1, charNgrams] as [number, number] } : {}) });
       modelName ??= 'tfidf';
     } else if (spec.startsWith('openai:')) {
       const url = spec.slice('openai:'.length);

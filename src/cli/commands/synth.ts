@@ -7,7 +7,7 @@ import type { SynthesisSummary, SynthesizeOptions, SynthProgress } from '../../s
 
 const usage = `usage: qzhou synth --generator NAME --input IN.jsonl --output OUT.jsonl --model MODEL [options]
 
-Synthesises training records with an OpenAI-compatible chat endpoint (QZhou recipe §4).
+Synthesises training records with an OpenAI-compatible chat endpoint (as in the QZhou-Embedding paper).
 Generators:
   paraphrase     rewrite query+positive (retrieval), both texts (pair) or the text (cls); same
                  meaning, length ±15 %, ≥30 % (sentence) / ≥20 % (paragraph) different

@@ -13,6 +13,7 @@ import type { PipelineConfig } from '../config.js';
 import { describeOutputs } from '../fingerprint.js';
 import { initModelDir } from './init.js';
 import type { PipelineStep, StepContext } from '../runner.js';
+import type { StepMarker } from '../run-folder.js';
 
 /** An eval table row (task, split, subset, main score, …) with the model it belongs to. */
 export interface EvalRow extends TaskRow {
@@ -25,7 +26,8 @@ interface ModelEntry {
   name: string;
   role: 'trained' | 'init' | 'tfidf';
   description: string;
-  open(): Promise<{ model: EvalModel; close?: () => Promise<void> }>;
+  /** `identity`: what existing results are checked against (see EvaluationOptions.modelIdentity). */
+  open(): Promise<{ model: EvalModel; identity?: string; close?: () => Promise<void> }>;
 }
 
 /** The folder holding a task's data, for fingerprints (null for a task that cannot be located yet). */
@@ -78,28 +80,30 @@ export const evalStep: PipelineStep = {
     const { loadEmbedder } = await import('../../model/index.js');
     const e = config.eval;
     const opts = { ...(e.batchTokens ? { batchTokens: e.batchTokens } : {}), ...(e.dtype ? { dtype: e.dtype } : {}), ...(e.device ? { device: e.device } : {}) };
-    const checkpoint = (dir: string) => async () => {
+    // A checkpoint's own id holds its path; the upstream step's fingerprint pins its content instead, so
+    // results in a moved or copied run folder are still recognised as this model's.
+    const checkpoint = (dir: string, upstream: StepMarker) => async () => {
       const e: Embedder & { close?: () => Promise<void> } = await loadEmbedder(dir, opts);
-      return { model: e as EvalModel, close: e.close ? () => e.close!() : undefined };
+      return { model: e as EvalModel, identity: `pipeline:${upstream.step}@${upstream.fingerprint}`, close: e.close ? () => e.close!() : undefined };
     };
     const models: ModelEntry[] = [
-      { name: config.name, role: 'trained', description: 'trained (stage 1 + stage 2)', open: checkpoint(trainedModelDir(config, ctx.upstream('stage2').summary)) },
+      { name: config.name, role: 'trained', description: 'trained (stage 1 + stage 2)', open: checkpoint(trainedModelDir(config, ctx.upstream('stage2').summary), ctx.upstream('stage2')) },
     ];
     if (config.eval.baselines.includes('init')) {
       const init = ctx.upstream('init').summary;
-      models.push({ name: `${config.name}-init`, role: 'init', description: init.pretrained ? 'starting checkpoint (before training)' : 'random initialisation (untrained)', open: checkpoint(initModelDir(config, init)) });
+      models.push({ name: `${config.name}-init`, role: 'init', description: init.pretrained ? 'starting checkpoint (before training)' : 'random initialisation (untrained)', open: checkpoint(initModelDir(config, init), ctx.upstream('init')) });
     }
     if (config.eval.baselines.includes('tfidf')) {
       models.push({
         name: 'tfidf', role: 'tfidf', description: 'TF-IDF bag of words (fitted per task)',
-        open: async () => ({ model: async ({ texts }) => ev.TfidfEmbedder.fit(texts, { maxFeatures: 8192 }) }),
+        open: async () => ({ model: ev.TfidfEmbedder.perTask({ maxFeatures: 8192 }) }),
       });
     }
     const resultsDir = join(ctx.dir, 'results');
     const cacheDir = join(ctx.dir, 'cache');
     const rows: EvalRow[] = [];
     for (const m of models) {
-      const { model, close } = await m.open();
+      const { model, identity, close } = await m.open();
       try {
         for (const t of config.eval.tasks) {
           const report = await ev.evaluate({
@@ -109,6 +113,7 @@ export const evalStep: PipelineStep = {
             dataDir: config.eval.dataDir,
             outputDir: resultsDir,
             modelName: m.name,
+            ...(identity ? { modelIdentity: identity } : {}),
             cacheDir,
             progress: throttledProgress(ctx, m.name),
             continueOnError: false,
