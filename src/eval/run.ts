@@ -322,17 +322,22 @@ export async function evaluate(opts: EvaluationOptions): Promise<EvaluationRepor
     }
     const fresh = taskResult(task, scores, (performance.now() - started) / 1000);
     const result = prev ? mergeTaskResults(prev, fresh) : fresh;
+    // The record follows the result file. A record naming another model (or any record, when this model
+    // has no identity) is removed before the file is replaced, so a crash in between leaves no record
+    // (reuse with a warning), never a record that names a model the file's scores are not from. Records are
+    // re-read from disk before each change, so runs on other tasks of the folder keep theirs.
+    const before = records.get(task.name);
+    const update = (change: (current: Map<string, TaskIdentity>) => void) => {
+      const current = readIdentities(folder!);
+      change(current);
+      writeIdentities(folder!, current);
+    };
+    if (folder && before && !(identity && sameIdentity(before, identity))) update((c) => c.delete(task.name));
     const path = folder ? writeTaskResult(folder, result) : undefined;
-    // The record follows the result file: a crash in between leaves a record that does not match (a
-    // refusal on the rerun) or none (reuse with a warning), never a wrong match.
-    if (folder) {
-      const before = records.get(task.name);
-      if (identity) {
-        const keep = prev && before && sameIdentity(before, identity) ? before.fitted : undefined;
-        const all = { ...keep, ...fitted };
-        records.set(task.name, { ...identity, ...(Object.keys(all).length ? { fitted: all } : {}) });
-      } else records.delete(task.name);
-      if (identity || before) writeIdentities(folder, records);
+    if (folder && identity) {
+      const keep = prev && before && sameIdentity(before, identity) ? before.fitted : undefined;
+      const all = { ...keep, ...fitted };
+      update((c) => c.set(task.name, { ...identity, ...(Object.keys(all).length ? { fitted: all } : {}) }));
     }
     outcomes.push({ task, result, path, skipped: false, embedded, cached });
   };

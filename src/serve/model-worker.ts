@@ -36,6 +36,20 @@ try {
   post({ type: 'failed', error: errorMessage(e) });
 }
 
+/**
+ * Model calls (embed, embedTokenIds) run one at a time, in arrival order. The server keeps two in flight
+ * (WorkerModel.pipelineDepth) so that the next one is waiting here when one ends; without this queue the
+ * two would interleave their ONNX Runtime runs batch by batch (each run() yields to the event loop), so
+ * the first would end late, the second could end first, and the server's queue/inference split and
+ * throughput estimate (which assume queued calls) would be wrong. Counts and left cuts do not wait.
+ */
+let modelCalls: Promise<unknown> = Promise.resolve();
+function queued<T>(run: () => Promise<T>): Promise<T> {
+  const p = modelCalls.then(run);
+  modelCalls = p.catch(() => undefined);
+  return p;
+}
+
 if (model) {
   const m = model;
   port.on('message', async (req: WorkerRequest) => {
@@ -59,13 +73,13 @@ if (model) {
           break;
         }
         case 'embed': {
-          const value = await m.embed(req.texts, req.request);
+          const value = await queued(() => m.embed(req.texts, req.request));
           post({ type: 'result', id: req.id, ok: true, value }, transferables(value));
           break;
         }
         case 'embedTokenIds': {
           if (!m.embedTokenIds) throw new Error('the model does not accept token ids');
-          const value = await m.embedTokenIds(req.ids);
+          const value = await queued(() => m.embedTokenIds!(req.ids));
           post({ type: 'result', id: req.id, ok: true, value }, transferables(value));
           break;
         }

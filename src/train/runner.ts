@@ -161,7 +161,7 @@ export async function runTraining(config: TrainConfig, opts: RunTrainingOptions 
       throw new Error(`${latest.dir}: the checkpoint belongs to stage ${st.stageIndex} "${st.stage}", but the config's stage ${st.stageIndex} is ${stage ? `"${stage.name}"` : 'missing'}`);
     }
     if (st.configHash !== undefined && st.configHash !== (await identityOf(st.stageIndex)) && st.configHash !== stageHash(config, stage)) {
-      throw new Error(`${latest.dir}: stage "${stage.name}" of the config changed since this checkpoint was written (model, seed or stage settings); resume with the same config, or start a new output folder`);
+      throw new Error(`${latest.dir}: stage "${stage.name}" of the config changed since this checkpoint was written (model, seed, stage settings or training data; model and data files are compared by content); resume with the same config and files, or start a new output folder`);
     }
     if (st.step >= st.stageSteps) startStage = st.stageIndex + 1;
     else {

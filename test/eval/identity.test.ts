@@ -6,7 +6,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import fs, { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
+import { basename } from 'node:path';
 import { join } from 'node:path';
 import { evaluate, type EvaluationOptions } from '../../src/eval/run.js';
 import { ResultIdentityError } from '../../src/eval/identity.js';
@@ -216,6 +218,76 @@ test('modelIdentity: a caller that pins the model itself decides what results ar
     assert.equal(moved.calls, 0);
     // Another pin is another model.
     await assert.rejects(evaluate({ ...base, model: moved, modelIdentity: 'pipeline:stage2@def' }), ResultIdentityError);
+  } finally {
+    cleanup();
+  }
+});
+
+/** Runs `f` with renames onto a file named `target` failing once `after` has been renamed into place (a kill then). */
+async function crashAfter<T>(after: string, target: string, f: () => Promise<T>): Promise<void> {
+  const real = fs.renameSync;
+  let armed = false;
+  fs.renameSync = ((from: fs.PathLike, to: fs.PathLike) => {
+    if (armed && basename(String(to)) === target) throw new Error('simulated kill');
+    real(from, to);
+    if (basename(String(to)) === after) armed = true;
+  }) as typeof fs.renameSync;
+  syncBuiltinESMExports();
+  try {
+    await assert.rejects(f(), /simulated kill/);
+  } finally {
+    fs.renameSync = real;
+    syncBuiltinESMExports();
+  }
+}
+
+test("a kill between another model's result file and its record never leaves a record that names the wrong model", async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const task = stsTask(dir);
+    const a = new HashingEmbedder(64);
+    const b = new HashingEmbedder(32);
+    const base: Omit<EvaluationOptions, 'model'> = { tasks: [task], outputDir: join(dir, 'out'), modelName: 'same-name', cacheDir: false };
+    const first = await evaluate({ ...base, model: a });
+    const file = first.outcomes[0]!.path!;
+    // B replaces A's results (--overwrite) and is killed after writing pairs.json, before its record.
+    await crashAfter('pairs.json', 'identity.json', () => evaluate({ ...base, model: b, overwrite: true }));
+    const scoresB = readTaskResult(file).scores;
+    assert.notDeepEqual(scoresB, first.outcomes[0]!.result.scores, "the file holds B's scores");
+    assert.equal(identities(first.folder!).pairs, undefined, "no record names A for B's scores");
+    // A's rerun does not take B's scores as its own silently: it warns that they are unverified.
+    const rerun = await evaluate({ ...base, model: a });
+    assert.match(rerun.warnings.join('\n'), /pairs\.json has no model identity record/);
+  } finally {
+    cleanup();
+  }
+});
+
+test('runs on different tasks of one results folder keep each other\'s identity records', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const one = stsTask(join(dir, 'one'));
+    const two = stsTask(join(dir, 'two'));
+    // Both task folders are named "pairs": give the second its own name.
+    const named = join(dir, 'two', 'pairs2');
+    fs.renameSync(two, named);
+    const base = { outputDir: join(dir, 'out'), modelName: 'm', cacheDir: false as const };
+    // A slow run on task "pairs2" (it read the folder's records before the other run wrote its own)…
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const slow = new HashingEmbedder(64);
+    const embed = slow.embed.bind(slow);
+    slow.embed = async (texts, request) => {
+      await gate;
+      return embed(texts, request);
+    };
+    const pending = evaluate({ ...base, tasks: [named], model: slow });
+    // …while a run on task "pairs" of the same model finishes.
+    const fast = await evaluate({ ...base, tasks: [one], model: new HashingEmbedder(64) });
+    assert.deepEqual(Object.keys(identities(fast.folder!)), ['pairs']);
+    release();
+    await pending;
+    assert.deepEqual(Object.keys(identities(fast.folder!)).sort(), ['pairs', 'pairs2']);
   } finally {
     cleanup();
   }

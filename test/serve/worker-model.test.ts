@@ -122,3 +122,25 @@ test('while the model computes, a server over a WorkerModel still answers at onc
   assert.ok(inMain > 300, `a main-thread model should hold /health up (took ${inMain} ms)`);
   assert.ok(inWorker * 3 < inMain, `a worker model should not hold /health up (took ${inWorker} ms, main thread ${inMain} ms)`);
 });
+
+test('model calls in flight together run one after another in the worker, in order; counts do not wait behind them', async (t) => {
+  // The server keeps two calls in flight for a worker model and counts the second one's wait behind the
+  // first as queueing: that holds only if the worker runs them in turn. A model whose embed() yields while
+  // it computes (onnxruntime-node's run() per sub-batch; here the synthetic model's sleep) would otherwise
+  // interleave them, and the short call would end long before the long one it was queued behind.
+  const w = await WorkerModel.start({ kind: 'synthetic', options: { dim: 4, cost: { perCallMs: 0, perPaddedTokenMs: 4 } } });
+  t.after(() => w.close());
+  const order: string[] = [];
+  const t0 = performance.now();
+  const long = w.embed(['w '.repeat(100).trim()]).then(() => order.push('long'));
+  const short = w.embed(['w']).then(() => order.push('short'));
+  const ids = w.embedTokenIds!([[1]]).then(() => order.push('ids'));
+  const count = (w.countTokens(['a b c']) as Promise<number[]>).then((n) => ({ n, ms: performance.now() - t0 }));
+  await Promise.all([long, short, ids]);
+  const elapsed = performance.now() - t0;
+  assert.deepEqual(order, ['long', 'short', 'ids']);
+  assert.ok(elapsed >= 400, `the calls ran in turn (${elapsed.toFixed(0)} ms for 400 + 4 + 4 ms of work)`);
+  const c = await count;
+  assert.deepEqual(c.n, [3]);
+  assert.ok(c.ms < 300, `a count is answered while a model call runs (${c.ms.toFixed(0)} ms)`);
+});

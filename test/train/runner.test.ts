@@ -177,6 +177,8 @@ test('resume in a moved (copied) folder: data and model identified by content, n
     writeFileSync(pair, pairText.replace('"score":4', '"score":3'));
     const changed = /stage "stage2" of the config changed since this checkpoint was written/;
     await assert.rejects(runTraining(config(moved, join(moved, 'crash-y')), { ...quiet, cacheDir: join(moved, 'cache'), resume: true }), changed);
+    // The message names the data among the causes (only a data file changed here).
+    await assert.rejects(runTraining(config(moved, join(moved, 'crash-y')), { ...quiet, cacheDir: join(moved, 'cache'), resume: true }), /training data; model and data files are compared by content/);
     writeFileSync(pair, pairText);
     const tokenizer = join(moved, 'tokenizer', 'tokenizer.json');
     const tokText = readFileSync(tokenizer, 'utf8');
