@@ -11,6 +11,7 @@ import { closeSync, existsSync, fstatSync, ftruncateSync, mkdirSync, openSync, r
 import { endianness } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomicSync } from '../util/atomic-file.js';
+import { processAlive } from '../util/process.js';
 
 const FORMAT = 1;
 const LITTLE_ENDIAN = endianness() === 'LE';
@@ -38,15 +39,6 @@ function readAll(fd: number, buf: Uint8Array, position: number): void {
     const n = readSync(fd, buf, off, buf.byteLength - off, position + off);
     if (n === 0) throw new Error('embedding cache: unexpected end of file');
     off += n;
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

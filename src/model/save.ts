@@ -3,13 +3,12 @@
 // sentence_bert_config.json) — so that transformers and sentence-transformers load it. The folder appears
 // whole or not at all: everything is written to a temporary sibling folder that is then renamed.
 import { copyFile, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { dirname, join } from 'node:path';
 import { type TensorToWrite, type SafetensorsDtype, writeSafetensorsSharded, DTYPE_BYTES, numel } from './safetensors.js';
 import type { SafetensorsCheckpoint } from './safetensors.js';
 import type { PoolingMode } from './sentence-transformers.js';
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from '../graph/dtype.js';
-import { replaceDir } from '../util/atomic-file.js';
+import { replaceDir, tempPathFor } from '../util/atomic-file.js';
 
 export interface SentenceTransformersSave {
   pooling: PoolingMode;
@@ -73,7 +72,7 @@ export async function saveCheckpoint(outDir: string, opts: SaveCheckpointOptions
     if (!opts.overwrite) throw new Error(`${outDir} already exists and is not empty (pass overwrite to replace it)`);
   }
   await mkdir(dirname(outDir), { recursive: true });
-  const tmp = join(dirname(outDir), `.${basename(outDir)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const tmp = tempPathFor(outDir);
   await mkdir(tmp);
   try {
     await writeFile(join(tmp, 'config.json'), json(opts.config));

@@ -11,10 +11,10 @@
 // the vocabulary is full or no pair occurs `minFrequency` times. Ties go to the pair of smaller ids (the
 // Rust trainer's rule), so the result is a pure function of the texts and options.
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { dirname, join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { bertNormalize } from './tokenizer.js';
+import { tempPathFor } from '../util/atomic-file.js';
 
 export type TokenizerKind = 'bpe' | 'wordpiece';
 
@@ -349,7 +349,7 @@ function bump(m: Map<number, number>, k: number, d: number): void {
 export async function saveTrainedTokenizer(dir: string, t: TrainedTokenizer): Promise<void> {
   const json = (v: unknown) => `${JSON.stringify(v, null, 2)}\n`;
   await mkdir(dirname(dir), { recursive: true });
-  const tmp = join(dirname(dir), `.${basename(dir)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const tmp = tempPathFor(dir);
   await mkdir(tmp);
   try {
     await writeFile(join(tmp, 'tokenizer.json'), json(t.tokenizer));

@@ -9,7 +9,8 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FileEntry } from './fingerprint.js';
-import { writeFileAtomicSync } from '../util/atomic-file.js';
+import { removeStaleTemporaries, writeFileAtomicSync } from '../util/atomic-file.js';
+import { processAlive } from '../util/process.js';
 
 export const DONE_FILE = '_DONE.json';
 export const STARTED_FILE = '_STARTED.json';
@@ -70,16 +71,6 @@ export class RunLockedError extends Error {
   }
 }
 
-function processAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 export class RunFolder {
   private lockHeld = false;
 
@@ -128,6 +119,8 @@ export class RunFolder {
     const prev = this.started(step);
     const resume = !opts.fresh && prev !== null && prev.fingerprint === fingerprint && this.marker(step) === null;
     if (!resume) this.discard(step);
+    // A resumed step keeps its finished files; what a killed writer left half-written goes.
+    else removeStaleTemporaries(dir, { recursive: true });
     mkdirSync(dir, { recursive: true });
     rmSync(join(dir, DONE_FILE), { force: true });
     const started: StartedMarker = { step, fingerprint, startedAt: new Date().toISOString(), pid: process.pid, attempt: resume ? prev.attempt + 1 : 1 };

@@ -4,18 +4,10 @@
 // empty one: another process is between its create and its write.
 import { openSync, writeSync, closeSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { processAlive } from '../util/process.js';
 
 /** How long a lock file may stay empty or unreadable before it counts as left behind by a crash. */
 const UNREADABLE_GRACE_MS = 10_000;
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Takes `lockPath` for `what` (used in the error message); returns the release function. */
 export function acquireLock(lockPath: string, what: string): () => void {
@@ -50,7 +42,7 @@ export function acquireLock(lockPath: string, what: string): () => void {
         // Only a lock that has stayed unreadable for a while is abandoned; a fresh one is being written.
         const age = Date.now() - (statSync(lockPath, { throwIfNoEntry: false })?.mtimeMs ?? 0);
         if (age < UNREADABLE_GRACE_MS) throw new Error(`${what} is being locked by another process (lock file ${lockPath}); try again, or delete the lock file if no qzhou process is running`);
-      } else if (owner.host !== me.host || alive(owner.pid)) {
+      } else if (owner.host !== me.host || processAlive(owner.pid)) {
         throw new Error(`${what} is in use by process ${owner.pid} on ${owner.host} (lock file ${lockPath}); if that process is not running, delete the lock file`);
       }
       try {

@@ -4,9 +4,8 @@
 // assembled in a hidden temporary folder next to its final place and renamed into place, so a folder
 // named checkpoint-N is always complete; `--resume` picks the latest one.
 import { promises as fsp } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { replaceDir, writeFileAtomic } from '../util/atomic-file.js';
+import { replaceDir, tempPathFor, writeFileAtomic } from '../util/atomic-file.js';
 import type { AdamW } from './optimizer.js';
 
 export const TRAINER_STATE_FILE = 'trainer_state.json';
@@ -55,7 +54,7 @@ export async function saveCheckpoint(opts: SaveCheckpointOptions): Promise<strin
   await fsp.mkdir(stageDir, { recursive: true });
   const name = `checkpoint-${state.step}`;
   const final = join(stageDir, name);
-  const tmp = join(stageDir, `.${name}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const tmp = tempPathFor(final);
   await fsp.mkdir(tmp);
   try {
     await opts.writeModel(tmp);

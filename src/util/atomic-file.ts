@@ -1,13 +1,43 @@
 // Atomic file writes, used by every area that leaves files behind: write to a temporary file in the
 // same directory, fsync, then rename over the target, so a reader (or a run resumed after a crash)
 // sees either the old file or the new one, never a half-written one. Parent folders are created.
-import { promises as fsp, openSync, writeSync, fsyncSync, closeSync, renameSync, rmSync, mkdirSync } from 'node:fs';
+import { promises as fsp, openSync, writeSync, fsyncSync, closeSync, renameSync, rmSync, mkdirSync, readdirSync, type Dirent } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { processAlive } from './process.js';
 
 /** A temporary path next to `path` (same directory, hence same filesystem, so rename is atomic). */
 export function tempPathFor(path: string): string {
   return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+}
+
+/** tempPathFor's names; the group is the writer's pid. */
+const TEMP_NAME = /^\..+\.tmp-(\d+)-[0-9a-f]{8}$/;
+
+/**
+ * Removes the temporaries (files or folders named by tempPathFor) that a killed process left in `dir`
+ * (and below it with `recursive`). Those of running processes, this one included, are kept: they may be
+ * being written. Returns the paths removed.
+ */
+export function removeStaleTemporaries(dir: string, opts: { recursive?: boolean } = {}): string[] {
+  const removed: string[] = [];
+  let entries: Dirent[];
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return removed;
+  }
+  for (const e of entries) {
+    const path = join(dir, e.name);
+    const m = TEMP_NAME.exec(e.name);
+    if (m && !processAlive(Number(m[1]))) {
+      rmSync(path, { recursive: true, force: true });
+      removed.push(path);
+    } else if (opts.recursive && e.isDirectory()) {
+      removed.push(...removeStaleTemporaries(path, opts));
+    }
+  }
+  return removed;
 }
 
 /** Writes `data` to `path` atomically (temp file + fsync + rename). */

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RunFolder, RunLockedError, StepFailedError, planSteps, runSteps, type PipelineConfig, type PipelineStep, type StepName } from '../../src/pipeline/index.js';
@@ -106,7 +106,13 @@ test('an interrupted step resumes in place with the same inputs, and restarts cl
     assert.ok(!existsSync(join(h.dir, 'eval')), 'later steps did not start');
     const plan = await planSteps(h.config, h.steps);
     assert.equal(plan[2]!.reason, 'interrupted earlier: will resume');
+    // What a writer killed mid-write left (an atomic write's temporary) goes when the step resumes.
+    const dead = spawnSync(process.execPath, ['-e', '']).pid!;
+    mkdirSync(join(h.dir, 'mine/negatives'));
+    const leftover = join(h.dir, `mine/negatives/.part-0.jsonl.tmp-${dead}-0badf00d`);
+    writeFileSync(leftover, 'half a line');
     const r = await runSteps(h.config, h.steps, quiet);
+    assert.ok(!existsSync(leftover), 'the stale temporary is removed on resume');
     assert.deepEqual(r.steps.map((s) => [s.step, s.status, s.resumed]), [['transform', 'reused', false], ['init', 'reused', false], ['mine', 'ran', true], ['eval', 'ran', false]]);
     const marker = JSON.parse(readFileSync(join(h.dir, 'mine/_DONE.json'), 'utf8'));
     assert.equal(marker.attempts, 2);
