@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loadPipelineConfig, parsePipelineConfig, PipelineConfigError, rawStageConfig } from '../../src/pipeline/index.js';
@@ -135,5 +135,24 @@ test("a source's training task must be in the instruction tables, checked when t
     assert.match(located.where, new RegExp(`^${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:${line}:\\d+$`));
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('training steps identify their in-training evaluation data by content, not path (a moved project keeps its fingerprints)', async () => {
+  const { stage2Step } = await import('../../src/pipeline/steps/train.js');
+  const { evalStep } = await import('../../src/pipeline/steps/eval.js');
+  const tmp = mkdtempSync(join(tmpdir(), 'qzhou-moved-data-'));
+  try {
+    const c = loadPipelineConfig(join(root, 'examples/banking77/pipeline.yaml'));
+    cpSync(c.eval.dataDir, join(tmp, 'data'), { recursive: true });
+    const moved = { ...c, eval: { ...c.eval, dataDir: join(tmp, 'data') } };
+    assert.deepEqual(await stage2Step.identity(moved), await stage2Step.identity(c));
+    assert.deepEqual(await evalStep.identity(moved), await evalStep.identity(c));
+    // Other content at the same place is another identity.
+    const dev = join(tmp, 'data', 'stsbenchmark', 'sts-dev.csv');
+    writeFileSync(dev, readFileSync(dev, 'utf8').replace(/\t5\.000\t/, '\t4.999\t'));
+    assert.notDeepEqual(await stage2Step.identity(moved), await stage2Step.identity(c));
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
   }
 });

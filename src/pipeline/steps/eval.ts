@@ -30,8 +30,8 @@ interface ModelEntry {
   open(): Promise<{ model: EvalModel; identity?: string; close?: () => Promise<void> }>;
 }
 
-/** The folder holding a task's data, for fingerprints (null for a task that cannot be located yet). */
-async function taskDataIdentity(dataDir: string, task: string): Promise<unknown> {
+/** The folder holding a task's data, by content, for fingerprints (null for a task that cannot be located yet). */
+export async function taskDataIdentity(dataDir: string, task: string): Promise<unknown> {
   const { findTask, locateTask } = await import('../../eval/index.js');
   const meta = findTask(task);
   const dir = meta ? locateTask(dataDir, meta).dir : task;

@@ -10,6 +10,7 @@ import { PipelineConfigError, type PathSeg } from '../config-checker.js';
 import { holds, recordSetsOf, type RecordSet } from '../record-sets.js';
 import type { PipelineStep, StepContext } from '../runner.js';
 import { initModelDir } from './init.js';
+import { taskDataIdentity } from './eval.js';
 
 /** The raw trainer config (before the trainer's own validation and defaults) for one stage. */
 export function rawStageConfig(config: PipelineConfig, stage: StageName, modelDir: string, output: string, sets: readonly RecordSet[]): Record<string, unknown> {
@@ -70,7 +71,15 @@ function trainStep(stage: StageName): PipelineStep {
     after: stage === 'stage1' ? ['transform', 'synth', 'mine', 'init'] : ['transform', 'synth', 'mine', 'stage1'],
     version: 1,
     async identity(config: PipelineConfig) {
-      return { preset: config.train.preset, fields: stage === 'stage1' ? config.train.stage1 : config.train.stage2, seed: config.seed, attention: config.model.attention ?? null, evalDataDir: config.eval.dataDir };
+      const fields = stage === 'stage1' ? config.train.stage1 : config.train.stage2;
+      // The in-training evaluation's data by content, not by path, so a moved project keeps its fingerprints.
+      const ev = fields.eval as { tasks?: unknown; dataDir?: unknown } | undefined | null;
+      const evalData: Record<string, unknown> = {};
+      if (ev && typeof ev === 'object' && Array.isArray(ev.tasks)) {
+        const dir = typeof ev.dataDir === 'string' ? ev.dataDir : config.eval.dataDir;
+        for (const t of ev.tasks) if (typeof t === 'string') evalData[t] = await taskDataIdentity(dir, t);
+      }
+      return { preset: config.train.preset, fields, seed: config.seed, attention: config.model.attention ?? null, evalData };
     },
     async run(ctx) {
       const { config } = ctx;
