@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { readRecords } from '../../data/readers.js';
 import { recordTexts, validateRecord } from '../../data/records.js';
 import type { ModelInitSpec, PipelineConfig } from '../config.js';
-import { describeOutputs } from '../fingerprint.js';
+import { describeOutputs, digestOf } from '../fingerprint.js';
 import { recordSetsOf } from '../record-sets.js';
 import { writeJsonAtomic } from '../run-folder.js';
 import type { PipelineStep, StepContext } from '../runner.js';
@@ -61,9 +61,12 @@ export const initStep: PipelineStep = {
   async run(ctx) {
     const { model } = ctx.config;
     if (model.path) {
-      writeJsonAtomic(join(ctx.dir, 'model.json'), { path: model.path, pretrained: true });
+      // Recorded by content, not path: the same checkpoint moved elsewhere keeps the training steps' fingerprints
+      // (the steps read its current path from the config).
+      const checkpoint = digestOf(await describeOutputs(model.path, ['.']));
+      writeJsonAtomic(join(ctx.dir, 'model.json'), { pretrained: true, checkpoint });
       ctx.log(`starting from the checkpoint ${model.path}`);
-      return { outputs: ['model.json'], summary: { model: model.path, pretrained: true }, exports: { model: model.path } };
+      return { outputs: ['model.json'], summary: { model: model.path, pretrained: true }, exports: { checkpoint } };
     }
     const init = model.init!;
     const { trainTokenizer, saveTrainedTokenizer } = await import('../../model/tokenizer-trainer.js');
@@ -102,5 +105,5 @@ export const initStep: PipelineStep = {
 
 /** The starting model's folder (absolute), from the init step's marker. */
 export function initModelDir(config: PipelineConfig, summary: Record<string, unknown>): string {
-  return summary.pretrained ? String(summary.model) : join(config.output, String(summary.model));
+  return summary.pretrained ? (config.model.path ?? String(summary.model)) : join(config.output, String(summary.model));
 }
