@@ -1,6 +1,7 @@
 // The shape every `qzhou <name>` subcommand module exports, plus a small argv parser on top of
 // node:util parseArgs that turns unknown flags and missing values into messages naming the flag.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { outputPathProblem, samePath, tryStat } from '../util/paths.js';
 
 type ParsedFlags<O extends Options> = ReturnType<typeof parseArgs<{ options: O & { help: { type: 'boolean'; short: 'h' } }; allowPositionals: boolean; strict: true }>>;
 
@@ -36,7 +37,15 @@ export function parseFlags<O extends Options>(argv: string[], options: O, allowP
       strict: true,
     });
   } catch (e) {
-    throw new UsageError((e as Error).message);
+    const message = (e as Error).message;
+    // `--threads -1`: node:util reads "-1" as another option; say so in one line, with the way out.
+    const ambiguous = /^Option '(?:-\w, )?(--[\w-]+)(?: <value>)?' argument is ambiguous/.exec(message);
+    if (ambiguous) {
+      const flag = ambiguous[1]!;
+      const next = argv[argv.indexOf(flag) + 1];
+      throw new UsageError(`${flag}: missing value${next !== undefined ? ` ("${next}" reads as an option; for a value that starts with "-", write ${flag}=${next})` : ''}`);
+    }
+    throw new UsageError(message.split('\n').map((l) => l.trim()).filter(Boolean).join(' '));
   }
 }
 
@@ -64,4 +73,32 @@ export function optionalIntFlag(name: string, value: string | undefined, min = 1
 export function requireFlag(name: string, value: string | undefined): string {
   if (value === undefined || value === '') throw new UsageError(`--${name} is required`);
   return value;
+}
+
+/** Requires a flag naming an existing file (not a folder). */
+export function inputFileFlag(name: string, value: string | undefined): string {
+  const path = requireFlag(name, value);
+  const st = tryStat(path);
+  if (!st) throw new UsageError(`--${name} ${path}: no such file`);
+  if (st.isDirectory()) throw new UsageError(`--${name} ${path}: is a folder; give a file`);
+  return path;
+}
+
+/**
+ * Requires an output flag and checks, before any work is done, that the path can be written as a file
+ * (kind 'file', default) or a folder, and that it is none of `inputs` (writing it would destroy an input).
+ */
+export function outputFlag(name: string, value: string | undefined, opts: { kind?: 'file' | 'folder'; inputs?: readonly (string | undefined)[] } = {}): string {
+  const path = requireFlag(name, value);
+  checkOutputPath(`--${name}`, path, opts);
+  return path;
+}
+
+/** outputFlag's checks for a path that did not come from a flag (`label` names where it came from). */
+export function checkOutputPath(label: string, path: string, opts: { kind?: 'file' | 'folder'; inputs?: readonly (string | undefined)[] } = {}): void {
+  const problem = outputPathProblem(path, opts.kind ?? 'file');
+  if (problem) throw new UsageError(`${label} ${path}: ${problem}`);
+  for (const input of opts.inputs ?? []) {
+    if (input !== undefined && samePath(input, path)) throw new UsageError(`${label} ${path}: is also an input (${input}); writing it would destroy the input, choose another path`);
+  }
 }

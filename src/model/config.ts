@@ -1,8 +1,9 @@
 // config.json of a Hugging Face checkpoint → a typed configuration with every field the graphs need.
 // Supports qwen2 (QZhou-Embedding, gte-Qwen2), qwen3 (Qwen3-Embedding: q/k RMSNorm, explicit head_dim) and
 // bert (bge, e5, MiniLM, ...). Errors name the file and the field.
+import { tryStat } from '../util/paths.js';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { CheckpointError } from './errors.js';
 
 export type AttentionMode = 'bidirectional' | 'causal';
@@ -284,6 +285,12 @@ export async function readJson(path: string, optional = false): Promise<unknown 
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' && optional) return undefined;
+    if (code === 'ENOTDIR') {
+      // A checkpoint "folder" that is a file (e.g. --model pointing at model.safetensors): name that file.
+      let dir = dirname(path);
+      while (!tryStat(dir) && dirname(dir) !== dir) dir = dirname(dir);
+      throw new CheckpointError(dir, undefined, 'is a file, not a checkpoint folder (config.json, tokenizer.json, model.safetensors)');
+    }
     throw new CheckpointError(path, undefined, code === 'ENOENT' ? 'missing' : `cannot read (${code ?? (e as Error).message})`);
   }
   try {

@@ -4,7 +4,7 @@
 // or id), the query itself, and candidates that score too close to the positive (likely false
 // negatives: NV-Retriever's positive-aware margin, TopK-PercPos 95 % by default).
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { exactTopK } from '../eval/search.js';
 import type { EmbedRequest, Embedder } from '../model/embedder.js';
 import { AppendLog, readLines } from './append-log.js';
@@ -15,6 +15,7 @@ import { acquireLock } from './file-lock.js';
 import { countRows, readRows } from './record-reader.js';
 import { DataError, parseRecord, type CanonicalRecord, type RetrievalRecord } from './records.js';
 import { writeFileAtomicSync } from '../util/atomic-file.js';
+import { assertNotAnInput } from '../util/paths.js';
 import { Rng, deriveSeed } from '../data/rng.js';
 
 export type DropReason = 'existing' | 'relative_margin' | 'absolute_margin' | 'max_score' | 'min_score';
@@ -391,9 +392,12 @@ export async function mineFile(opts: MineFileOptions): Promise<MineSummary> {
   const started = Date.now();
   const s = settingsOf(opts);
   for (const f of [opts.input, opts.corpus]) if (f !== undefined && !existsSync(f)) throw new Error(`${f}: file not found`);
+  // An existing output is renamed to OUTPUT.partial below (to extend it): never do that to an input.
+  assertNotAnInput(opts.output, [opts.input, opts.corpus]);
   const log = opts.log ?? (() => {});
   const partial = `${opts.output}.partial`;
   const workDir = `${opts.output}.work`;
+  mkdirSync(dirname(opts.output), { recursive: true });
   const release = acquireLock(`${opts.output}.lock`, `the mining output ${opts.output}`);
   let out: AppendLog | undefined;
   try {

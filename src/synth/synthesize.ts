@@ -3,7 +3,8 @@
 // accepted records with provenance. Crash-safe and resumable: answers are cached as they arrive,
 // every finished item is committed as (output lines, journal line), and a rerun of the same command
 // skips finished items, so a kill loses at most the requests in flight.
-import { existsSync, renameSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { AppendLog } from './append-log.js';
 import { DEFAULT_CONSTRAINTS, charLength, type LengthMeasure, type Rejection, type RejectionReason, type SynthConstraints } from './constraints.js';
 import { acquireLock } from './file-lock.js';
@@ -18,6 +19,7 @@ import { ResponseCache, readCacheKeys } from './response-cache.js';
 import { emptyUsage, loadResumeState, type ItemStatus, type ItemUsage, type JournalEntry, type JournalTotals } from './synth-journal.js';
 import { estimateChatTokens } from './token-estimate.js';
 import { writeFileAtomicSync } from '../util/atomic-file.js';
+import { assertNotAnInput } from '../util/paths.js';
 import { HashSet64 } from '../data/hashset.js';
 
 /** Outputs per source item by default. */
@@ -312,8 +314,11 @@ function requireInput(path: string): void {
 export async function synthesize(opts: SynthesizeOptions): Promise<SynthesisSummary> {
   const started = Date.now();
   requireInput(opts.input);
+  // An existing output is renamed to OUTPUT.partial below (to extend it): never do that to the input.
+  assertNotAnInput(opts.output, [opts.input]);
   const { generator, n, maxTries, builder } = resolveSettings(opts);
   const paths = synthPaths(opts.output, opts.cachePath);
+  mkdirSync(dirname(opts.output), { recursive: true });
   const log = opts.log ?? (() => {});
   const releaseLock = acquireLock(paths.lock, `the synthesis output ${opts.output}`);
   let cache: ResponseCache | undefined;

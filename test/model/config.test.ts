@@ -165,3 +165,14 @@ test('sentence-transformers metadata: modules, pooling, prompts, max length, den
     removeDir(dir);
   }
 });
+
+test('loadModelConfig on a file instead of a checkpoint folder names the file', async () => {
+  const dir = tempDir('cfg-file');
+  try {
+    const file = join(dir, 'model.safetensors');
+    writeFileSync(file, 'not a folder');
+    await assert.rejects(loadModelConfig(file), (e: unknown) => e instanceof CheckpointError && e.message === `${file}: is a file, not a checkpoint folder (config.json, tokenizer.json, model.safetensors)`);
+  } finally {
+    removeDir(dir);
+  }
+});

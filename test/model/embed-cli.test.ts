@@ -105,3 +105,20 @@ test('qzhou embed resumes an interrupted run from OUTPUT.partial', async () => {
     removeDir(work);
   }
 });
+
+test('qzhou embed: ragged CSV rows are reported on stderr with file and line', () => {
+  const model = fixtureCheckpoint('qwen2-tiny', tinyQwenTokenizer(384), { pad_token: '<|endoftext|>' });
+  const work = tempDir('cli-ragged');
+  try {
+    const input = join(work, 'texts.csv');
+    writeFileSync(input, 'text,label\na,1\nb,2,3\nc\n');
+    const output = join(work, 'out.jsonl');
+    const r = qzhou(['embed', '--model', model, '--input', input, '--output', output, '--cache', join(work, 'cache'), '--quiet']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stderr, `warning: ${input}:3: 3 fields where the header has 2\nwarning: ${input}:4: 1 fields where the header has 2\n`);
+    assert.equal(readFileSync(output, 'utf8').trimEnd().split('\n').length, 3);
+  } finally {
+    removeDir(model);
+    removeDir(work);
+  }
+});

@@ -1,6 +1,6 @@
 // `qzhou data transform|inspect`: a thin layer over src/data (transformFiles, inspectFiles).
-import { statSync } from 'node:fs';
-import { numberFlag, optionalIntFlag, parseFlags, requireFlag, UsageError, type Command } from '../command.js';
+import { tryStat } from '../../util/paths.js';
+import { checkOutputPath, optionalIntFlag, parseFlags, requireFlag, UsageError, type Command } from '../command.js';
 import {
   ContaminationIndex,
   findSplitFiles,
@@ -92,14 +92,14 @@ ${transformUsage}
 
 ${inspectUsage}`;
 
-function expandInputs(inputs: string[], split: string): string[] {
+function expandInputs(inputs: string[], split: string, flag = '--input'): string[] {
   const out: string[] = [];
   for (const p of inputs) {
-    const st = statSync(p, { throwIfNoEntry: false });
-    if (!st) throw new UsageError(`--input ${p}: no such file or folder`);
+    const st = tryStat(p);
+    if (!st) throw new UsageError(`${flag} ${p}: no such file or folder`);
     if (st.isDirectory()) {
       const files = findSplitFiles(p, split);
-      if (!files.length) throw new UsageError(`--input ${p}: no data files for split "${split}" in this folder`);
+      if (!files.length) throw new UsageError(`${flag} ${p}: no data files for split "${split}" in this folder`);
       out.push(...files);
     } else out.push(p);
   }
@@ -172,6 +172,7 @@ async function runTransform(argv: string[]): Promise<number> {
   const output = requireFlag('output', v.output);
   if (!/\.(jsonl|ndjson)(\.gz)?$/i.test(output)) throw new UsageError(`--output ${output}: canonical records are JSONL; name the file .jsonl or .jsonl.gz`);
   const inputs = expandInputs(v.input, v.split ?? 'train');
+  checkOutputPath('--output', output, { inputs });
 
   const read: ReadOptions = {};
   read.format = oneOf<RecordFormat>('format', v.format, ['jsonl', 'json', 'csv', 'tsv', 'parquet']);
@@ -213,7 +214,7 @@ async function runTransform(argv: string[]): Promise<number> {
 
   let contamination: ContaminationIndex | undefined;
   if (v.decontaminate?.length) {
-    const evalFiles = expandInputs(v.decontaminate, v['eval-split'] ?? 'test');
+    const evalFiles = expandInputs(v.decontaminate, v['eval-split'] ?? 'test', '--decontaminate');
     const ngram = optionalIntFlag('ngram', v.ngram, 0);
     if (!v.quiet) process.stderr.write(`data transform: indexing ${evalFiles.length} evaluation file(s)…\n`);
     contamination = await ContaminationIndex.fromFiles(evalFiles, { ngram, fields: v['eval-field'] });
@@ -271,7 +272,10 @@ async function runInspect(argv: string[]): Promise<number> {
     return 0;
   }
   if (!positionals.length) throw new UsageError('inspect: give at least one file');
-  for (const p of positionals) if (!statSync(p, { throwIfNoEntry: false })?.isFile()) throw new UsageError(`inspect: ${p}: no such file`);
+  for (const p of positionals) {
+    const st = tryStat(p);
+    if (!st?.isFile()) throw new UsageError(`inspect: ${p}: ${st ? 'is a folder; give a file' : 'no such file'}`);
+  }
   const countTokens = v.tokenizer ? await loadTokenCounter(v.tokenizer) : undefined;
   const format = oneOf<RecordFormat>('format', v.format, ['jsonl', 'json', 'csv', 'tsv', 'parquet']);
   const report = await inspectFiles(positionals, { countTokens, read: format ? { format } : undefined });

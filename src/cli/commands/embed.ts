@@ -1,11 +1,12 @@
 // `qzhou embed`: a thin layer over loadEmbedder(). Streams records in chunks (bounded memory), writes one JSONL
 // line per input record in input order to OUTPUT.partial, resumes an interrupted run from that file, shows
 // progress on stderr, and renames the result into place when done.
-import { createReadStream, existsSync, openSync, closeSync, writeSync, fsyncSync, renameSync, rmSync, readFileSync, writeFileSync, statSync, ftruncateSync, readSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, openSync, closeSync, writeSync, fsyncSync, renameSync, rmSync, readFileSync, writeFileSync, statSync, ftruncateSync, readSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { createGunzip } from 'node:zlib';
-import { numberFlag, optionalIntFlag, parseFlags, requireFlag, UsageError, type Command } from '../command.js';
+import { inputFileFlag, optionalIntFlag, outputFlag, parseFlags, requireFlag, UsageError, type Command } from '../command.js';
 import { loadEmbedder, POOLING_MODES, WEIGHT_DTYPES, type EmbedRequest, type PoolingMode, type WeightDtype, type AttentionMode } from '../../model/index.js';
-import { readRecords, type RecordFormat } from '../../data/readers.js';
+import { readRecords, type ReadWarning, type RecordFormat } from '../../data/readers.js';
 import { DEVICES, type Device } from '../../graph/index.js';
 
 const usage = `usage: qzhou embed --model DIR --input FILE --output FILE [options]
@@ -158,9 +159,8 @@ export const command: Command = {
       'no-resume': { type: 'boolean' }, quiet: { type: 'boolean' },
     });
     const model = requireFlag('model', f.model);
-    const input = requireFlag('input', f.input);
-    const output = requireFlag('output', f.output);
-    if (!existsSync(input)) throw new UsageError(`--input: ${input} does not exist`);
+    const input = inputFileFlag('input', f.input);
+    const output = outputFlag('output', f.output, { inputs: [input] });
     const field = f.field ?? 'text';
     const idField = f['id-field'];
     const kind = oneOf('kind', f.kind, ['query', 'document'] as const);
@@ -198,6 +198,7 @@ export const command: Command = {
         if (!quiet && skip) process.stderr.write(`resuming after ${skip} texts already in ${partial}\n`);
       } else {
         rmSync(partial, { force: true });
+        mkdirSync(dirname(output), { recursive: true });
         writeFileSync(job, jobInfo);
       }
       const fd = openSync(partial, skip ? 'a' : 'w');
@@ -219,7 +220,12 @@ export const command: Command = {
         ids = [];
       };
       try {
-        for await (const { record, file, line } of readRecords(input, { format })) {
+        let warnings = 0;
+        const onWarning = (w: ReadWarning) => {
+          if (++warnings <= 5) process.stderr.write(`warning: ${w.file}:${w.line}: ${w.message}\n`);
+          else if (warnings === 6) process.stderr.write('warning: more warnings not shown\n');
+        };
+        for await (const { record, file, line } of readRecords(input, { format, onWarning })) {
           if (seen++ < skip) continue;
           const text = record[field];
           if (typeof text !== 'string') {

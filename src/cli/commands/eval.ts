@@ -1,7 +1,8 @@
 // `qzhou eval`: MTEB-compatible evaluation of a checkpoint, an OpenAI-compatible endpoint or the TF-IDF
 // baseline on registry tasks, a benchmark or task folders. A thin layer over src/eval.
 import { basename, dirname, resolve } from 'node:path';
-import { numberFlag, parseFlags, UsageError, type Command } from '../command.js';
+import { checkOutputPath, numberFlag, parseFlags, UsageError, type Command } from '../command.js';
+import { tryStat } from '../../util/paths.js';
 
 const usage = `usage: qzhou eval --model MODEL (--tasks A,B,... | --benchmark NAME) [options]
        qzhou eval --summarize RESULTS_FOLDER --benchmark NAME
@@ -108,6 +109,7 @@ export const command: Command = {
 
     if (values.summarize !== undefined) {
       if (!values.benchmark) throw new UsageError('--summarize needs --benchmark');
+      if (!tryStat(values.summarize)?.isDirectory()) throw new UsageError(`--summarize ${values.summarize}: no such folder`);
       const summary = ev.summarizeBenchmark(ev.getBenchmark(values.benchmark, convention), ev.readResultsFolder(values.summarize));
       console.log(values.json ? JSON.stringify(summary, null, 2) : ev.formatBenchmarkSummary(summary));
       return 0;
@@ -116,6 +118,7 @@ export const command: Command = {
     const spec = values.model;
     if (!spec) throw new UsageError('--model is required (a checkpoint folder, openai:URL or tfidf)');
     if (!values.tasks && !values.benchmark) throw new UsageError('give --tasks or --benchmark');
+    checkOutputPath('--output', values.output ?? 'results', { kind: 'folder' });
     const subsample = values.subsample ?? 'error';
     if (subsample !== 'error' && subsample !== 'approximate') throw new UsageError(`--subsample: expected error or approximate, got "${subsample}"`);
     const progress = ev.streamProgress();

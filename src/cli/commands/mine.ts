@@ -1,6 +1,6 @@
 // `qzhou mine`: hard-negative mining with an embedding model over canonical retrieval records.
 // A thin layer over src/synth/mine.ts: flags → MineFileOptions, progress and summary on stderr.
-import { intFlag, numberFlag, parseFlags, requireFlag, UsageError, type Command } from '../command.js';
+import { checkOutputPath, inputFileFlag, intFlag, numberFlag, parseFlags, requireFlag, UsageError, type Command } from '../command.js';
 import type { Embedder } from '../../model/embedder.js';
 import type { MineProgress, MineSummary } from '../../synth/mine.js';
 
@@ -79,7 +79,9 @@ const optionalNumber = (name: string, value: string | undefined) => (value === u
 
 async function loadModel(spec: string, v: Record<string, unknown>): Promise<Embedder> {
   const hashing = /^hashing(?::(\d+))?$/.exec(spec);
+  if (!hashing && spec.startsWith('hashing:')) throw new UsageError(`--model ${spec}: expected hashing or hashing:DIM with DIM a positive integer`);
   if (hashing) {
+    if (hashing[1] !== undefined && !(Number(hashing[1]) >= 1)) throw new UsageError(`--model ${spec}: expected hashing or hashing:DIM with DIM a positive integer`);
     const { HashingEmbedder } = await import('../../synth/hashing-embedder.js');
     return new HashingEmbedder(hashing[1] ? Number(hashing[1]) : 1024);
   }
@@ -116,6 +118,7 @@ export const command: Command = {
     if (!model) throw new UsageError('--model is required (a checkpoint folder, or "hashing")');
     const input = requireFlag('input', v.input);
     const output = requireFlag('output', v.output);
+    const corpus = v.corpus;
     let rangeMin = 10;
     let rangeMax = 30;
     if (v.range !== undefined) {
@@ -137,7 +140,7 @@ export const command: Command = {
     const options = {
       input,
       output,
-      corpus: v.corpus,
+      corpus,
       rangeMin,
       rangeMax,
       numNegatives: intFlag('negatives', v.negatives, 4),
@@ -156,6 +159,10 @@ export const command: Command = {
       keepEmbeddings: v['keep-embeddings'] ?? false,
       skipInvalid: v['skip-invalid'] ?? false,
     };
+    // Paths last, so that a bad flag value is reported first.
+    inputFileFlag('input', input);
+    if (corpus !== undefined) inputFileFlag('corpus', corpus);
+    checkOutputPath('--output', output, { inputs: [input, corpus] });
     const embedder = await loadModel(model, v);
     const { mineFile } = await import('../../synth/mine.js');
     const tty = process.stderr.isTTY;

@@ -1,7 +1,7 @@
 // `qzhou pipeline`: raw data → synthesis → mining → stage 1 → stage 2 → evaluation → report, in a run
 // folder where finished steps are reused and an interrupted step resumes (a thin layer over src/pipeline).
 import { relative } from 'node:path';
-import { parseFlags, requireFlag, UsageError, type Command } from '../command.js';
+import { checkOutputPath, parseFlags, requireFlag, UsageError, type Command } from '../command.js';
 
 const usage = `usage: qzhou pipeline --config FILE [--output DIR] [--set PATH=VALUE ...] [options]
 
@@ -67,6 +67,7 @@ export const command: Command = {
       }
       throw e;
     }
+    checkOutputPath(values.output !== undefined ? '--output' : `${configPath}: output`, config.output, { kind: 'folder' });
     const runOpts = { force, ...(until[0] ? { until: until[0] as import('../../pipeline/index.js').StepName } : {}) };
 
     if (values.plan) {

@@ -1,6 +1,6 @@
 // `qzhou synth`: LLM data synthesis (paraphrase, augment, hard-negative) over canonical records.
 // A thin layer over src/synth: flags → SynthesizeOptions, progress and summary on stderr.
-import { intFlag, numberFlag, parseFlags, requireFlag, UsageError, type Command } from '../command.js';
+import { checkOutputPath, inputFileFlag, intFlag, numberFlag, parseFlags, requireFlag, UsageError, type Command } from '../command.js';
 import type { LengthMeasure, SynthConstraints } from '../../synth/constraints.js';
 import type { GeneratorName } from '../../synth/generators/index.js';
 import type { SynthesisSummary, SynthesizeOptions, SynthProgress } from '../../synth/synthesize.js';
@@ -231,6 +231,9 @@ export const command: Command = {
   async run(argv) {
     const { values } = parseFlags(argv, flags);
     const opts = await buildOptions(values);
+    // Paths last, so that a bad flag value is reported first.
+    inputFileFlag('input', opts.input);
+    checkOutputPath('--output', opts.output, { inputs: [opts.input] });
     const synth = await import('../../synth/synthesize.js');
     if (values['dry-run']) {
       const plan = await synth.planSynthesis(opts);

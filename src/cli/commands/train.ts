@@ -1,7 +1,7 @@
 // `qzhou train`: runs the stages of a training config (a thin layer over src/train's runTraining), and
 // `qzhou train tokenizer` trains a tokenizer for a model built from scratch.
 import { resolve } from 'node:path';
-import { numberFlag, parseFlags, requireFlag, UsageError, type Command } from '../command.js';
+import { checkOutputPath, inputFileFlag, numberFlag, outputFlag, parseFlags, requireFlag, UsageError, type Command } from '../command.js';
 
 const usage = `usage: qzhou train --config FILE [--output DIR] [--resume] [--set PATH=VALUE ...] [options]
        qzhou train tokenizer --input FILE [--input FILE ...] --output DIR [options]
@@ -73,6 +73,7 @@ export const command: Command = {
       throw e;
     }
     if (values.output !== undefined) config.output = resolve(values.output);
+    checkOutputPath(values.output !== undefined ? '--output' : `${configPath}: output`, config.output, { kind: 'folder' });
 
     // First Ctrl-C: finish the step, checkpoint, exit 130. Second: stop at once.
     const abort = new AbortController();
@@ -103,7 +104,7 @@ async function initModelCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags(argv, { config: { type: 'string' }, output: { type: 'string' }, set: { type: 'string', multiple: true }, overwrite: { type: 'boolean' } }, true);
   if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
   const configPath = requireFlag('config', values.config);
-  const output = resolve(requireFlag('output', values.output));
+  const output = resolve(outputFlag('output', values.output, { kind: 'folder' }));
   const { loadTrainConfig, ConfigError, openModelSource, initialWeights, GraphEncoder } = await import('../../train/index.js');
   let config;
   try {
@@ -151,6 +152,8 @@ async function trainTokenizerCommand(argv: string[]): Promise<number> {
   const kind = values.kind ?? 'bpe';
   if (kind !== 'bpe' && kind !== 'wordpiece') throw new UsageError(`--kind: expected bpe or wordpiece, got "${kind}"`);
   if (values.lowercase && values['no-lowercase']) throw new UsageError('give --lowercase or --no-lowercase, not both');
+  for (const input of inputs) inputFileFlag('input', input);
+  checkOutputPath('--output', output, { kind: 'folder' });
   const positive = (name: string, v: string | undefined, fallback: number) => {
     const n = numberFlag(name, v, fallback);
     if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name}: expected a positive integer, got "${v}"`);
