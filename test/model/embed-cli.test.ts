@@ -122,3 +122,23 @@ test('qzhou embed: ragged CSV rows are reported on stderr with file and line', (
     removeDir(work);
   }
 });
+
+test('qzhou embed: a --task that adds no instruction is reported (a typo gets a suggestion); a known one is not', () => {
+  const model = fixtureCheckpoint('qwen2-tiny', tinyQwenTokenizer(384), { pad_token: '<|endoftext|>' }, { architectures: ['QZhouModel'] });
+  const work = tempDir('cli-task');
+  try {
+    const input = join(work, 'texts.jsonl');
+    writeFileSync(input, '{"text":"card lost"}\n');
+    const run = (task: string) => qzhou(['embed', '--model', model, '--input', input, '--output', join(work, 'out.jsonl'), '--task', task, '--cache', join(work, 'cache'), '--quiet']);
+    const typo = run('Banking77Clasification');
+    assert.equal(typo.status, 0, typo.stderr);
+    assert.equal(typo.stderr, 'warning: --task Banking77Clasification: neither the instruction tables this model uses nor its prompts name it, so it adds no instruction (did you mean Banking77Classification?); give --instruction TEXT for your own task\n');
+    assert.match(run('MyPrivateTask').stderr, /--task MyPrivateTask: .* adds no instruction; give --instruction TEXT/);
+    const known = run('Banking77Classification');
+    assert.equal(known.status, 0, known.stderr);
+    assert.equal(known.stderr, '');
+  } finally {
+    removeDir(model);
+    removeDir(work);
+  }
+});

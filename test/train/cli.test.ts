@@ -95,6 +95,12 @@ test('qzhou train: config errors with file:line, usage errors, exit codes', () =
     const kind = qzhou(['train', 'tokenizer', '--input', 'x.jsonl', '--output', 'o', '--kind', 'unigram'], dir);
     assert.equal(kind.status, 2);
     assert.match(kind.stderr, /--kind: expected bpe or wordpiece, got "unigram"/);
+    // A size below the alphabet and special tokens is refused, and nothing is written.
+    writeFileSync(join(dir, 'few.jsonl'), '{"text":"hello world"}\n');
+    const small = qzhou(['train', 'tokenizer', '--input', 'few.jsonl', '--output', 'tok', '--kind', 'bpe', '--vocab-size', '3'], dir);
+    assert.equal(small.status, 2);
+    assert.match(small.stderr, /--vocab-size 3: the alphabet and special tokens alone take 257 tokens for this bpe tokenizer; give at least that/);
+    assert.ok(!existsSync(join(dir, 'tok')));
     const help = qzhou(['train', '--help'], dir);
     assert.equal(help.status, 0);
     assert.match(help.stdout, /qzhou train tokenizer --input FILE/);

@@ -8,6 +8,8 @@ import { inputFileFlag, optionalIntFlag, outputFlag, parseFlags, requireFlag, Us
 import { loadEmbedder, POOLING_MODES, WEIGHT_DTYPES, type EmbedRequest, type PoolingMode, type WeightDtype, type AttentionMode } from '../../model/index.js';
 import { readRecords, type ReadWarning, type RecordFormat } from '../../data/readers.js';
 import { DEVICES, type Device } from '../../graph/index.js';
+import { CMTEB_INSTRUCTIONS, MTEB_ENG_V2_INSTRUCTIONS } from '../../model/instructions.js';
+import { closestKey } from '../../util/suggest.js';
 
 const usage = `usage: qzhou embed --model DIR --input FILE --output FILE [options]
 
@@ -182,6 +184,13 @@ export const command: Command = {
       onLoadProgress: quiet ? undefined : (done, total) => process.stderr.write(`\rconverting weights: ${((100 * done) / total).toFixed(0)}%${done === total ? '\n' : ''}`),
     });
     try {
+      // A task that changes nothing (not in the instruction tables the model uses, no prompt of the model
+      // names it) is most likely a typo: say so, even with --quiet, since the vectors are not what was asked.
+      if (f.task !== undefined && f.instruction === undefined && embedder.promptFor({ task: f.task, kind: 'query' }) === embedder.promptFor({ kind: 'query' })) {
+        const near = closestKey(f.task, [...MTEB_ENG_V2_INSTRUCTIONS.keys(), ...CMTEB_INSTRUCTIONS.keys()]);
+        process.stderr.write(`warning: --task ${f.task}: neither the instruction tables this model uses nor its prompts name it, so it adds no instruction` +
+          `${near ? ` (did you mean ${near}?)` : ''}; give --instruction TEXT for your own task\n`);
+      }
       if (!quiet) {
         const c = embedder.config;
         process.stderr.write(`model: ${embedder.id} (${c.modelType}, ${c.attention}: ${c.attentionReason}; ${embedder.pooling} pooling, dim ${embedder.dim}, max length ${embedder.maxLength}, ${embedder.dtype} on ${embedder.device})\n`);

@@ -163,14 +163,20 @@ async function trainTokenizerCommand(argv: string[]): Promise<number> {
   const { recordTexts } = await import('../../train/index.js');
   const quiet = values.quiet ?? false;
   const t0 = performance.now();
+  const vocabSize = positive('vocab-size', values['vocab-size'], 8000);
   const trained = await trainTokenizer(recordTexts(inputs, values.field), {
     kind,
-    vocabSize: positive('vocab-size', values['vocab-size'], 8000),
+    vocabSize,
     minFrequency: positive('min-frequency', values['min-frequency'], 2),
     lowercase: values.lowercase ? true : values['no-lowercase'] ? false : undefined,
     modelMaxLength: positive('max-length', values['max-length'], 512),
     onProgress: quiet || !process.stderr.isTTY ? undefined : (phase, done, total) => process.stderr.write(`\r${phase === 'count' ? `reading: ${done} texts` : `merging: ${done}/${total}`}   `),
   });
+  // The alphabet (BPE: 256 bytes; WordPiece: the data's characters) and special tokens come first, so a
+  // smaller size cannot be honoured: refuse it instead of writing a tokenizer of another size.
+  if (trained.vocabSize > vocabSize) {
+    throw new UsageError(`--vocab-size ${vocabSize}: the alphabet and special tokens alone take ${trained.vocabSize - trained.merges} tokens for this ${kind} tokenizer; give at least that`);
+  }
   await saveTrainedTokenizer(resolve(output), trained);
   if (!quiet) {
     if (process.stderr.isTTY) process.stderr.write(`\r${' '.repeat(40)}\r`);
