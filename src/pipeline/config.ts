@@ -219,7 +219,11 @@ export function parsePipelineConfig(text: string, opts: ParsePipelineOptions): P
   }
   const c = new Checker((path, atKey) => {
     const key = formatPath(path);
-    for (const [p, source] of overridden) if (key === p || key.startsWith(`${p}.`) || key.startsWith(`${p}[`)) return source;
+    for (const [p, source] of overridden) {
+      if (key === p || key.startsWith(`${p}.`) || key.startsWith(`${p}[`)) return source;
+      // A key that only the override created (e.g. a misspelt top-level section) is the override's too.
+      if ((p.startsWith(`${key}.`) || p.startsWith(`${key}[`)) && !inDocument(doc.value, path)) return source;
+    }
     return doc.locate(path, atKey);
   });
   const config = readConfig(c, raw, file, opts.output);
@@ -227,6 +231,16 @@ export function parsePipelineConfig(text: string, opts: ParsePipelineOptions): P
   // The stage sections go to the trainer: check them with its own rules, reported at their place here.
   validateStageFields(config, c.locate);
   return config;
+}
+
+/** Whether `path` names a value in the parsed file (before overrides). */
+function inDocument(value: unknown, path: readonly PathSeg[]): boolean {
+  let v = value;
+  for (const seg of path) {
+    if (v === null || typeof v !== 'object' || !Object.hasOwn(v, seg)) return false;
+    v = (v as Record<string | number, unknown>)[seg];
+  }
+  return true;
 }
 
 function readConfig(c: Checker, raw: unknown, file: string, outputFlag: string | undefined): PipelineConfig | undefined {

@@ -107,6 +107,11 @@ test('overrides are checked and named in errors; pipeline-owned stage fields are
   const file = join(root, 'examples/banking77/pipeline.yaml');
   const issues = issuesOf(() => loadPipelineConfig(file, { overrides: ['mine.negatives=zero'] }));
   assert.deepEqual(issues.map((i) => [i.where, i.path]), [['--set mine.negatives=zero', 'mine.negatives']]);
+  // A key that only the override created is named at the override too (not at a line of the file).
+  const created = issuesOf(() => loadPipelineConfig(file, { overrides: ['foo.bar=1'] }));
+  assert.deepEqual(created.map((i) => [i.where, i.path]), [['--set foo.bar=1', 'foo']]);
+  const nested = issuesOf(() => loadPipelineConfig(file, { overrides: ['train.stage2.lrr=1'] }));
+  assert.deepEqual(nested.map((i) => [i.where, i.path]), [['--set train.stage2.lrr=1', 'train.stage2.lrr']]);
   const data = issuesOf(() => loadPipelineConfig(file, { overrides: ['train.stage2.data=[x.jsonl]'] }));
   assert.match(data[0]!.message, /set by the pipeline/);
   const bad = issuesOf(() => parsePipelineConfig('sources: [1, 2', { file: '/tmp/x.yaml' }));
