@@ -4,13 +4,13 @@
 // the config file's folder; every problem is reported at once as `file:line:column: field: problem`.
 import { readFileSync } from 'node:fs';
 import { basename, dirname, extname, resolve } from 'node:path';
-import { applyOverrides } from '../train/config.js';
+import { applyOverrides, overrideSource } from '../train/config.js';
 import { TRANSFORMS, type TransformType } from '../data/transforms.js';
 import type { ReadOptions } from '../data/readers.js';
 import { findTask } from '../eval/tasks.js';
 import { locateTask } from '../eval/datasets.js';
 import { taskInstruction } from '../model/instructions.js';
-import { Checker, LocatedDocument, PipelineConfigError, describe, formatPath, type PathSeg } from './config-checker.js';
+import { Checker, LocatedDocument, PipelineConfigError, describe, type PathSeg } from './config-checker.js';
 import { validateStageFields } from './steps/train.js';
 
 export { PipelineConfigError, type ConfigIssue } from './config-checker.js';
@@ -217,30 +217,12 @@ export function parsePipelineConfig(text: string, opts: ParsePipelineOptions): P
       throw new PipelineConfigError(issues ?? [{ where: '--set', path: '(root)', message: (e as Error).message }]);
     }
   }
-  const c = new Checker((path, atKey) => {
-    const key = formatPath(path);
-    for (const [p, source] of overridden) {
-      if (key === p || key.startsWith(`${p}.`) || key.startsWith(`${p}[`)) return source;
-      // A key that only the override created (e.g. a misspelt top-level section) is the override's too.
-      if ((p.startsWith(`${key}.`) || p.startsWith(`${key}[`)) && !inDocument(doc.value, path)) return source;
-    }
-    return doc.locate(path, atKey);
-  });
+  const c = new Checker((path, atKey) => overrideSource(path, overridden, doc.value) ?? doc.locate(path, atKey));
   const config = readConfig(c, raw, file, opts.output);
   if (c.issues.length > 0 || !config) throw new PipelineConfigError(c.issues);
   // The stage sections go to the trainer: check them with its own rules, reported at their place here.
   validateStageFields(config, c.locate);
   return config;
-}
-
-/** Whether `path` names a value in the parsed file (before overrides). */
-function inDocument(value: unknown, path: readonly PathSeg[]): boolean {
-  let v = value;
-  for (const seg of path) {
-    if (v === null || typeof v !== 'object' || !Object.hasOwn(v, seg)) return false;
-    v = (v as Record<string | number, unknown>)[seg];
-  }
-  return true;
 }
 
 function readConfig(c: Checker, raw: unknown, file: string, outputFlag: string | undefined): PipelineConfig | undefined {

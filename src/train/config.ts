@@ -335,9 +335,7 @@ export function resolveTrainConfig(raw: unknown, opts: ResolveConfigOptions = {}
   if (opts.overrides?.length) value = applyOverrides(structuredClone(raw), opts.overrides, overridden);
   const label = opts.fileLabel ?? opts.file ?? 'config';
   const c = new Checker((path, atKey) => {
-    const key = formatPath(path);
-    for (const [p, source] of overridden) if (key === p || key.startsWith(`${p}.`) || key.startsWith(`${p}[`)) return source;
-    return opts.locate ? opts.locate(path, atKey) : label;
+    return overrideSource(path, overridden, raw) ?? (opts.locate ? opts.locate(path, atKey) : label);
   });
   const config = readConfig(c, value, opts.baseDir ?? process.cwd(), opts.checkPaths ?? true);
   if (c.issues.length > 0 || !config) throw new ConfigError(c.issues);
@@ -381,6 +379,28 @@ function parsePath(s: string, where: string): PathSeg[] {
   const m = /^[A-Za-z_][\w-]*((\.[A-Za-z_][\w-]*)|(\[\d+\]))*$/.exec(s);
   if (!m) throw new ConfigError([{ where, path: s, message: 'not a field path (e.g. stages[0].lr or model.path)' }]);
   return [...s.matchAll(/([A-Za-z_][\w-]*)|\[(\d+)\]/g)].map((x) => (x[1] !== undefined ? x[1] : Number(x[2])));
+}
+
+/**
+ * The "--set …" label of the override that set `path` (or a field above it), or that created it: a key the
+ * original value does not have (e.g. a misspelt section) is the override's too. Undefined: the file's.
+ */
+export function overrideSource(path: readonly PathSeg[], overridden: ReadonlyMap<string, string>, original: unknown): string | undefined {
+  const key = formatPath(path);
+  for (const [p, source] of overridden) {
+    if (key === p || key.startsWith(`${p}.`) || key.startsWith(`${p}[`)) return source;
+    if ((p.startsWith(`${key}.`) || p.startsWith(`${key}[`)) && !hasPath(original, path)) return source;
+  }
+  return undefined;
+}
+
+function hasPath(value: unknown, path: readonly PathSeg[]): boolean {
+  let v = value;
+  for (const seg of path) {
+    if (v === null || typeof v !== 'object' || !Object.hasOwn(v, seg)) return false;
+    v = (v as Record<string | number, unknown>)[seg];
+  }
+  return true;
 }
 
 export function formatPath(path: readonly PathSeg[]): string {

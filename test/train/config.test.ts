@@ -255,6 +255,8 @@ test('overrides: malformed ones are named, and errors in overridden values point
   assert.deepEqual(issuesOf(() => loadTrainConfig(p, { overrides: ['stages[0]..steps=1'] })), ['--set stages[0]..steps=1 stages[0]..steps: not a field path (e.g. stages[0].lr or model.path)']);
   assert.deepEqual(issuesOf(() => loadTrainConfig(p, { overrides: ['stages[1].lr=fast'] })), ['--set stages[1].lr=fast stages[1].lr: expected a number, got the string "fast"']);
   assert.deepEqual(issuesOf(() => loadTrainConfig(p, { overrides: ['stages[0].stepz=5'] })), ['--set stages[0].stepz=5 stages[0].stepz: unknown field (did you mean "steps"?)']);
+  // A section only the override created is named at the override, not at a line of the file.
+  assert.deepEqual(issuesOf(() => loadTrainConfig(p, { overrides: ['modle.path=x'] })), ['--set modle.path=x modle: unknown field; known fields: model, output, seed, preset, stages, keepCheckpoints']);
 });
 
 test('unreadable or unknown-format files', () => {
