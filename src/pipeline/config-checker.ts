@@ -3,6 +3,10 @@
 import { statSync } from 'node:fs';
 import { LineCounter, parseDocument, isMap, isScalar, type Document } from 'yaml';
 import { closestKey } from '../util/suggest.js';
+import { formatPath } from '../train/config.js';
+
+// The trainer's path format: overrides are recorded (applyOverrides) and matched (overrideSource) by it.
+export { formatPath };
 
 export type PathSeg = string | number;
 
@@ -23,10 +27,6 @@ export class PipelineConfigError extends Error {
   }
 }
 
-export function formatPath(path: readonly PathSeg[]): string {
-  if (path.length === 0) return '(root)';
-  return path.map((s, i) => (typeof s === 'number' ? `[${s}]` : i === 0 ? s : `.${s}`)).join('');
-}
 
 /** A parsed YAML/JSON document that can say where a field path is. */
 export class LocatedDocument {
