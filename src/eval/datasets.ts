@@ -17,7 +17,7 @@ import type { RerankingSample } from './evaluators/reranking.js';
 import type { RetrievalData } from './evaluators/retrieval.js';
 import type { StsData } from './evaluators/sts.js';
 import type { SummarizationDoc } from './evaluators/summarization.js';
-import { NumpyRandomState } from './rng.js';
+import { pythonLabelString, stratifiedTrainTestSplitTestRows, trainTestSplitTestRows } from './hf-split.js';
 import type { Label } from './sklearn-metrics.js';
 import { TASK_TYPES, type ClassificationSettings, type ClusteringSettings, type RetrievalSettings, type TaskMetadata, type TaskType } from './tasks.js';
 import type { Qrels } from './trec.js';
@@ -57,15 +57,6 @@ export interface TaskSource {
   qrelsDir?: string;
   layout: 'hf' | 'stsb-original';
   config: TaskFolderConfig;
-}
-
-/** When mteb subsamples with HF datasets' PCG64 draws: 'error' (default) or take our own seeded subsample. */
-export type SubsamplePolicy = 'error' | 'approximate';
-
-export interface LoadOptions {
-  subsample?: SubsamplePolicy;
-  /** Warnings (e.g. an approximate subsample) are reported here. */
-  warn?: (message: string) => void;
 }
 
 const DEFAULT_MAIN_SCORE: Record<TaskType, string> = {
@@ -387,54 +378,35 @@ async function loadLabelled(source: TaskSource, dir: string, split: string): Pro
   return out;
 }
 
-/** A seeded stratified subsample (our own draw; mteb's uses HF datasets' PCG64 and cannot be reproduced). */
-function approximateStratified(labels: readonly Label[], n: number): number[] {
-  const byLabel = new Map<Label, number[]>();
-  labels.forEach((l, i) => (byLabel.get(l) ?? byLabel.set(l, []).get(l)!).push(i));
-  const rng = new NumpyRandomState(42);
-  const groups = [...byLabel.values()];
-  const exact = groups.map((g) => (g.length * n) / labels.length);
-  const take = exact.map(Math.floor);
-  let left = n - take.reduce((a, b) => a + b, 0);
-  const byRemainder = exact.map((e, i) => [e - Math.floor(e), i] as const).sort((a, b) => b[0] - a[0] || a[1] - b[1]);
-  for (const [, i] of byRemainder) {
-    if (left-- <= 0) break;
-    take[i]!++;
+/** mteb's AbsTask seed, which its dataset transforms pass to HF datasets' train_test_split. */
+const MTEB_SEED = 42;
+
+/**
+ * The rows mteb keeps when it subsamples a split to `target` rows with HF datasets' train_test_split
+ * (stratified by `labels` when given), in the order mteb then sees them; null when the split is already no
+ * larger (mteb leaves it as it is, so an already-subsampled split can be passed too).
+ */
+function mtebSubsample(taskName: string, split: string, size: number, target: number, labels?: readonly string[]): number[] | null {
+  if (size <= target) return null;
+  try {
+    return labels ? stratifiedTrainTestSplitTestRows(labels, target, MTEB_SEED) : trainTestSplitTestRows(size, target, MTEB_SEED);
+  } catch (e) {
+    throw new TaskDataError(`${taskName}: ${split} split: mteb's ${target}-row ${labels ? 'stratified ' : ''}subsample cannot be drawn: ${(e as Error).message}`);
   }
-  const picked: number[] = [];
-  groups.forEach((g, gi) => {
-    const perm = rng.permutation(g.length);
-    for (let t = 0; t < take[gi]!; t++) picked.push(g[perm[t]!]!);
-  });
-  return picked.sort((a, b) => a - b);
 }
 
-function subsampleOrFail(taskName: string, what: string, size: number, target: number, opts: LoadOptions): boolean {
-  if (size <= target) return false;
-  const msg =
-    `${taskName}: mteb evaluates a ${target}-row subsample of this split drawn with HF datasets' train_test_split (NumPy PCG64), ` +
-    `which qzhou does not reproduce; the ${what} here has ${size} rows.`;
-  if ((opts.subsample ?? 'error') === 'error') {
-    throw new TaskDataError(`${msg} Provide the subsampled split (e.g. exported from Python mteb), or pass --subsample approximate for a seeded subsample of qzhou's own (scores then differ from mteb's).`);
-  }
-  opts.warn?.(`${msg} Using qzhou's own seeded subsample: scores are not comparable to mteb's.`);
-  return true;
-}
-
-export async function loadClassificationData(task: TaskMetadata, source: TaskSource, split: string, subset: string, opts: LoadOptions = {}): Promise<{ train: LabelledTexts; test: LabelledTexts }> {
+export async function loadClassificationData(task: TaskMetadata, source: TaskSource, split: string, subset: string): Promise<{ train: LabelledTexts; test: LabelledTexts }> {
   const dir = subsetDir(source, subset);
   const trainSplit = task.classification?.trainSplit ?? 'train';
   const train = await loadLabelled(source, dir, trainSplit);
   let test = await loadLabelled(source, dir, split);
   const target = task.classification?.stratifiedTestSubsample;
-  if (target && subsampleOrFail(task.name, `${split} split`, test.texts.length, target, opts)) {
-    const rows = approximateStratified(test.labels, target);
-    test = { texts: rows.map((i) => test.texts[i]!), labels: rows.map((i) => test.labels[i]!) };
-  }
+  const rows = target ? mtebSubsample(task.name, split, test.texts.length, target, test.labels.map(pythonLabelString)) : null;
+  if (rows) test = { texts: rows.map((i) => test.texts[i]!), labels: rows.map((i) => test.labels[i]!) };
   return { train, test };
 }
 
-export async function loadClusteringData(task: TaskMetadata, source: TaskSource, split: string, subset: string, opts: LoadOptions = {}): Promise<FastClusteringData | ClusterSet[]> {
+export async function loadClusteringData(task: TaskMetadata, source: TaskSource, split: string, subset: string): Promise<FastClusteringData | ClusterSet[]> {
   const dir = subsetDir(source, subset);
   const recs = await readAll(splitFiles(source, dir, split, 'Clustering'), source);
   const settings = task.clustering ?? { mode: 'fast' };
@@ -474,9 +446,10 @@ export async function loadClusteringData(task: TaskMetadata, source: TaskSource,
     labels = labels.filter((_, i) => keep[i]);
   }
   let paths = labels.map((l) => (Array.isArray(l) ? l : settings.labelSeparator ? l.split(settings.labelSeparator) : [l]));
+  // StackExchangeClustering.v2 stratifies by its (single-level) label; ArXivHierarchical* split plainly.
   const target = settings.testSubsample ?? settings.stratifiedSubsample;
-  if (target && subsampleOrFail(task.name, `${split} split`, sentences.length, target, opts)) {
-    const rows = settings.stratifiedSubsample ? approximateStratified(paths.map((p) => p.join('.')), target) : [...new NumpyRandomState(42).permutation(sentences.length).slice(0, target)].sort((a, b) => a - b);
+  const rows = target ? mtebSubsample(task.name, split, sentences.length, target, settings.stratifiedSubsample ? paths.map((p) => p.join('.')) : undefined) : null;
+  if (rows) {
     sentences = rows.map((i) => sentences[i]!);
     paths = rows.map((i) => paths[i]!);
   }

@@ -21,7 +21,7 @@ export { formatTaskTable, formatBenchmarkSummary, type TaskRow } from './table.j
 export { EmbeddingCache } from './cache.js';
 export { ResultIdentityError, readIdentities, describeIdentity, type ModelIdentity, type TaskIdentity } from './identity.js';
 export { TaskEncoder, type TextEncoder } from './encoder.js';
-export { locateTask, loadTaskFolder, TaskDataError, type TaskFolderConfig, type TaskSource, type SubsamplePolicy } from './datasets.js';
+export { locateTask, loadTaskFolder, TaskDataError, type TaskFolderConfig, type TaskSource } from './datasets.js';
 export { OpenAIEmbedder, RemoteEmbeddingError, type OpenAIEmbedderOptions } from './openai-embedder.js';
 export { TfidfEmbedder, type TfidfOptions } from './tfidf-embedder.js';
 export { streamProgress, silentProgress, type Progress } from './progress.js';

@@ -23,7 +23,6 @@ import {
   loadTaskFolder,
   locateTask,
   withFolderOverrides,
-  type SubsamplePolicy,
   type TaskSource,
 } from './datasets.js';
 import { TaskEncoder } from './encoder.js';
@@ -89,7 +88,6 @@ export interface EvaluationOptions {
    * with its step fingerprint, so that a moved run folder still resumes.
    */
   modelIdentity?: string;
-  subsample?: SubsamplePolicy;
   progress?: Progress;
   /** Adds mteb 2.x's hit_rate_at_k to retrieval scores. */
   hitRate?: boolean;
@@ -177,11 +175,10 @@ function fitTexts(task: TaskMetadata, data: unknown): string[] {
   }
 }
 
-async function loadData(task: TaskMetadata, source: TaskSource, split: string, subset: string, opts: EvaluationOptions, warn: (m: string) => void): Promise<unknown> {
-  const lo = { subsample: opts.subsample, warn };
+async function loadData(task: TaskMetadata, source: TaskSource, split: string, subset: string): Promise<unknown> {
   switch (task.type) {
     case 'Classification':
-      return loadClassificationData(task, source, split, subset, lo);
+      return loadClassificationData(task, source, split, subset);
     case 'STS':
       return loadStsData(source, split, subset);
     case 'PairClassification':
@@ -191,7 +188,7 @@ async function loadData(task: TaskMetadata, source: TaskSource, split: string, s
     case 'Reranking':
       return loadRerankingData(source, split, subset);
     case 'Clustering':
-      return loadClusteringData(task, source, split, subset, lo);
+      return loadClusteringData(task, source, split, subset);
     case 'Summarization':
       return loadSummarizationData(source, split, subset);
   }
@@ -304,7 +301,7 @@ export async function evaluate(opts: EvaluationOptions): Promise<EvaluationRepor
       }
       const label = `[${task.name}] ${split}${subset !== 'default' ? `/${subset}` : ''}`;
       const t0 = performance.now();
-      const data = await loadData(task, source, split, subset, opts, warn);
+      const data = await loadData(task, source, split, subset);
       const embedder = typeof opts.model === 'function' ? await opts.model({ task, texts: fitTexts(task, data) }) : opts.model;
       if (!fixed) fitted[`${split}/${subset}`] = embedder.id;
       const encoder = new TaskEncoder(embedder, task, { cache: cacheFor(embedder), instructions: opts.instructions, progress });

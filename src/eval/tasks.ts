@@ -13,7 +13,7 @@ export interface ClassificationSettings {
   nExperiments: number;
   /** The split the classifier is trained on (default 'train'). */
   trainSplit?: string;
-  /** mteb subsamples the test split to this many rows, stratified by label, with HF datasets' PCG64 split (not reproduced: pass the subsampled split). */
+  /** mteb subsamples the test split to this many rows with HF datasets' train_test_split, stratified by label (reproduced: hf-split.ts). */
   stratifiedTestSubsample?: number;
 }
 
@@ -31,9 +31,9 @@ export interface ClusteringSettings {
   maxFraction?: number | null;
   /** Fast: labels are split on this separator into hierarchy levels (ArXiv: "."). */
   labelSeparator?: string;
-  /** mteb takes a seeded 2048-row train_test_split of the test set first (PCG64, not reproduced: pass the subsample). */
+  /** mteb takes a seeded train_test_split of this many test rows first (reproduced: hf-split.ts). */
   testSubsample?: number;
-  /** mteb takes a stratified subsample of this size first (PCG64, not reproduced: pass the subsample). */
+  /** mteb takes a stratified train_test_split subsample of this size first (reproduced: hf-split.ts). */
   stratifiedSubsample?: number;
   /** Remove the one document of every label that occurs once (StackExchangeClusteringP2P.v2). */
   removeSoloLabels?: boolean;

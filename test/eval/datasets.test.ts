@@ -17,6 +17,7 @@ import {
   TaskDataError,
 } from '../../src/eval/datasets.js';
 import { getTask } from '../../src/eval/tasks.js';
+import { stratifiedTrainTestSplitTestRows, trainTestSplitTestRows } from '../../src/eval/hf-split.js';
 import type { FastClusteringData } from '../../src/eval/evaluators/clustering.js';
 import { tempDir } from './helpers.js';
 
@@ -157,7 +158,7 @@ test('clustering transforms: list rows flattened, hierarchical labels split on "
   }
 });
 
-test('subsets live in sub-folders; unreproducible HF subsamples fail unless approximated', async () => {
+test('subsets live in sub-folders; mteb\'s HF train_test_split subsamples are drawn as mteb draws them', async () => {
   const { dir, cleanup } = tempDir();
   try {
     const mtop = getTask('MTOPDomainClassification');
@@ -166,17 +167,33 @@ test('subsets live in sub-folders; unreproducible HF subsamples fail unless appr
     const d = await loadClassificationData(mtop, locateTask(dir, mtop), 'test', 'en');
     assert.deepEqual(d.test.texts, ['en test']);
     await assert.rejects(loadClassificationData(mtop, locateTask(dir, mtop), 'test', 'de'), /subset "de": no folder .*mtop_domain\/de/);
+
+    // ToxicConversations: a 2048-row subsample stratified by label, rows in the order HF's select returns them.
     const tox = getTask('ToxicConversationsClassification');
     const rows = Array.from({ length: 3000 }, (_, i) => ({ text: `t${i}`, label: i % 10 === 0 ? 1 : 0 }));
     put(join(dir, 'ToxicConversationsClassification', 'train.jsonl'), jsonl(rows.slice(0, 20)));
     put(join(dir, 'ToxicConversationsClassification', 'test.jsonl'), jsonl(rows));
     const src = locateTask(dir, tox);
-    await assert.rejects(loadClassificationData(tox, src, 'test', 'default'), /2048-row subsample .* train_test_split \(NumPy PCG64\).*--subsample approximate/);
-    const warnings: string[] = [];
-    const approx = await loadClassificationData(tox, src, 'test', 'default', { subsample: 'approximate', warn: (m) => warnings.push(m) });
-    assert.equal(approx.test.texts.length, 2048);
-    assert.equal(approx.test.labels.filter((l) => l === 1).length, Math.round(2048 * 0.1), 'stratified by label');
-    assert.match(warnings[0]!, /not comparable/);
+    const sub = await loadClassificationData(tox, src, 'test', 'default');
+    const expected = stratifiedTrainTestSplitTestRows(rows.map((r) => String(r.label)), 2048, 42);
+    assert.deepEqual(sub.test.texts, expected.map((i) => `t${i}`));
+    assert.deepEqual(sub.test.labels, expected.map((i) => rows[i]!.label));
+    assert.equal(sub.test.labels.filter((l) => l === 1).length, 205, 'approximate mode of 300 positives in 952 train + 2048 test draws');
+    // A split that is already no larger than the subsample is used as it is (mteb skips the split too).
+    put(join(dir, 'ToxicConversationsClassification', 'test.jsonl'), jsonl(rows.slice(0, 2048)));
+    assert.deepEqual((await loadClassificationData(tox, src, 'test', 'default')).test.texts, rows.slice(0, 2048).map((r) => r.text));
+    // A class with a single member cannot be stratified: HF datasets refuses, and so do we, naming the task.
+    put(join(dir, 'ToxicConversationsClassification', 'test.jsonl'), jsonl([...rows.map((r) => ({ ...r, label: 0 })), { text: 'lone', label: 7 }]));
+    await assert.rejects(loadClassificationData(tox, src, 'test', 'default'), /ToxicConversationsClassification: test split: .*least populated class \("7"\) has only 1 member/);
+
+    // ArXivHierarchical: a plain train_test_split of the flattened documents (the first 2048 of a PCG64 permutation).
+    const arxiv = getTask('ArXivHierarchicalClusteringP2P');
+    const docs = Array.from({ length: 2100 }, (_, i) => ({ sentences: `d${i}`, labels: i % 2 ? 'cs.AI' : 'math.CO' }));
+    put(join(dir, 'ArXivHierarchicalClusteringP2P', 'test.jsonl'), jsonl(docs));
+    const fast = (await loadClusteringData(arxiv, locateTask(dir, arxiv), 'test', 'default')) as FastClusteringData;
+    const perm = trainTestSplitTestRows(2100, 2048, 42);
+    assert.deepEqual(fast.sentences, perm.map((i) => `d${i}`));
+    assert.deepEqual(fast.labels[0], docs[perm[0]!]!.labels.split('.'));
   } finally {
     cleanup();
   }

@@ -39,7 +39,6 @@ Embedding:
   --cache-dir DIR     embedding cache (default $QZHOU_CACHE/embeddings or ~/.cache/qzhou/embeddings)
   --no-cache          do not read or write the embedding cache
   --no-instructions   embed raw texts, without task instructions
-  --subsample MODE    error (default) or approximate, for tasks mteb subsamples with HF datasets' RNG
 
 Checkpoint options:   --device cpu|webgpu|cuda  --dtype f32|f16|int8|int4  --max-length N  --batch-tokens N
 Endpoint options:     --remote-model NAME  --batch-size N (64)  --concurrency N (4)  --max-retries N (6)
@@ -80,7 +79,6 @@ export const command: Command = {
       'cache-dir': { type: 'string' },
       'no-cache': { type: 'boolean' },
       'no-instructions': { type: 'boolean' },
-      subsample: { type: 'string' },
       device: { type: 'string' },
       dtype: { type: 'string' },
       'max-length': { type: 'string' },
@@ -119,8 +117,6 @@ export const command: Command = {
     if (!spec) throw new UsageError('--model is required (a checkpoint folder, openai:URL or tfidf)');
     if (!values.tasks && !values.benchmark) throw new UsageError('give --tasks or --benchmark');
     checkOutputPath('--output', values.output ?? 'results', { kind: 'folder' });
-    const subsample = values.subsample ?? 'error';
-    if (subsample !== 'error' && subsample !== 'approximate') throw new UsageError(`--subsample: expected error or approximate, got "${subsample}"`);
     const progress = ev.streamProgress();
 
     let model: import('../../eval/index.js').EvalModel;
@@ -178,7 +174,6 @@ export const command: Command = {
         cacheDir: values['no-cache'] ? false : values['cache-dir'],
         instructions: !values['no-instructions'],
         overwrite: values.overwrite ?? false,
-        subsample,
         progress,
       });
       if (values.json) {
