@@ -16,6 +16,7 @@ import { SafetensorsCheckpoint } from './safetensors.js';
 import { HfTokenizer } from './tokenizer.js';
 import { type WeightDtype, type PreparedWeights, type WeightRequest, WEIGHT_DTYPES, prepareWeights } from './weights.js';
 import { buildDecoderGraph, decoderWeightRequests } from './qwen2.js';
+import { RecentEncodings } from './recent-encodings.js';
 import { buildEncoderGraph, encoderWeightRequests } from './bert.js';
 import type { DenseLayer, EmbeddingGraphOptions } from './layers.js';
 import { type PromptSettings, defaultEmptyText, resolvePrompt } from './prompts.js';
@@ -84,6 +85,8 @@ export class CheckpointEmbedder implements Embedder {
   readonly dtype: WeightDtype;
   readonly device: Device;
   private closed = false;
+  /** Ids from countTokens() for the embed() that follows it (the server's count-then-embed). */
+  private readonly counted = new RecentEncodings();
 
   private constructor(
     readonly dir: string,
@@ -194,7 +197,12 @@ export class CheckpointEmbedder implements Embedder {
 
   countTokens(texts: readonly string[], request?: EmbedRequest): number[] {
     const prompt = this.promptFor(request);
-    return texts.map((t) => this.tokenizer.encode(this.prepareText(t, prompt)).length);
+    return texts.map((t) => {
+      const text = this.prepareText(t, prompt);
+      const ids = this.tokenizer.encodeText(text);
+      this.counted.put(text, ids);
+      return ids.length + this.tokenizer.numSpecialTokens;
+    });
   }
 
   private encode(texts: readonly string[], request?: EmbedRequest): Encoded[] {
@@ -206,7 +214,8 @@ export class CheckpointEmbedder implements Embedder {
       promptTokens = this.tokenizer.prefixIds.length + this.tokenizer.encodeText(this.settings.lowercase ? prompt.toLowerCase() : prompt).length;
     }
     return texts.map((t, i) => {
-      const enc = this.tokenizer.encodeTruncated(this.prepareText(t, prompt), this.maxLength);
+      const text = this.prepareText(t, prompt);
+      const enc = this.tokenizer.encodeTruncated(text, this.maxLength, this.counted.take(text));
       if (enc.truncated && !truncate) {
         throw new RangeError(`text ${i} has ${enc.fullLength} tokens (prompt included), more than the max length ${this.maxLength}`);
       }

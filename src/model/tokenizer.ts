@@ -261,12 +261,13 @@ export class HfTokenizer implements TextTokenizer {
 
   /**
    * Encodes with special tokens, truncating the text's own tokens from the right so that the whole fits in
-   * `maxLength` (what transformers does with `truncation=True, max_length=maxLength`).
+   * `maxLength` (what transformers does with `truncation=True, max_length=maxLength`). `textIds`: the text's
+   * own ids (`encodeText(text)`) when the caller already has them.
    */
-  encodeTruncated(text: string, maxLength: number): EncodedText {
+  encodeTruncated(text: string, maxLength: number, textIds?: readonly number[]): EncodedText {
     const special = this.numSpecialTokens;
     if (maxLength < special + 1) throw new RangeError(`max length ${maxLength} leaves no room next to ${special} special tokens`);
-    let ids = this.encodeText(text);
+    let ids = textIds ? [...textIds] : this.encodeText(text);
     const fullLength = ids.length + special;
     const truncated = fullLength > maxLength;
     if (truncated) ids = ids.slice(0, maxLength - special);

@@ -121,6 +121,43 @@ test('text in, vectors out: QZhou pipeline (left padding, length-sorted token-bu
   }
 });
 
+test('count then embed (what the server does) tokenises each text once and gives the same vectors', async () => {
+  const texts = ['card lost', 'what is a bond', '', 'a much longer text about a bank transfer that did not arrive'];
+  const dir = fixtureCheckpoint('qwen2-tiny', tinyQwenTokenizer(384), { pad_token: '<|endoftext|>' }, { is_causal: false });
+  const cache = tempDir('cache');
+  try {
+    const e = await loadEmbedder(dir, { cacheDir: cache, maxLength: 40 });
+    try {
+      const request = { instruction: 'Find the intent' };
+      const plain = await e.embed(texts, request);
+      const expectedCounts = texts.map((t) => e.tokenizer.encode(`${formatPrompt('Find the intent')}${t || 'Null'}`).length);
+      const tok = e.tokenizer as unknown as { encodeText(t: string): number[] };
+      const original = tok.encodeText.bind(tok);
+      let calls = 0;
+      tok.encodeText = (t: string) => {
+        calls++;
+        return original(t);
+      };
+      const counts = e.countTokens(texts, request);
+      assert.equal(calls, texts.length);
+      const again = await e.embed(texts, request);
+      assert.equal(calls, texts.length, 'embed() reused the ids countTokens() made');
+      assert.deepEqual(again, plain);
+      assert.deepEqual(counts, expectedCounts);
+      // Ids are handed over once: a second embed tokenises again, and a different prompt never reuses them.
+      await e.embed(texts, request);
+      assert.equal(calls, 2 * texts.length);
+      e.countTokens(texts, request);
+      assert.deepEqual(await e.embed(texts), await e.embed(texts, {}));
+    } finally {
+      await e.close();
+    }
+  } finally {
+    removeDir(dir);
+    removeDir(cache);
+  }
+});
+
 test('text in, vectors out: BERT with [CLS]/[SEP] from the tokenizer, right padding, CLS pooling', async () => {
   const cases = loadCases('bert-tiny') as Cases;
   // vocabulary: index words, with [CLS]/[SEP] at the ids the fixture rows start and end with (row 0)
