@@ -62,6 +62,41 @@ const cases: Case[] = [
     },
   },
   {
+    name: 'residual add + RMSNorm, 2-D tokens (vs Add + SimplifiedLayerNormalization)',
+    feeds: { ...feedsX, r: hostTensor('f32', res, [B, S, H]) },
+    fused: (g) => {
+      const spec = { dtype: 'f32' as const, shape: ['t', H] };
+      const stat = { dtype: 'f32' as const, shape: ['t', 1] };
+      const wv = g.param('w', 'f32', [H], { kind: 'memory', data: w }, false);
+      const [y, , , sum] = g.op('SkipSimplifiedLayerNormalization', [inX(g).reshape([-1, H]), g.input('r', 'f32', ['b', 's', H]).reshape([-1, H]), wv], { epsilon: 1e-6 }, 4, { domain: MS, outputs: [spec, stat, stat, spec] });
+      return y!.add(sum!).reshape([B, S, H]);
+    },
+    plain: (g) => {
+      const wv = g.param('w', 'f32', [H], { kind: 'memory', data: w }, false);
+      const sum = inX(g).reshape([-1, H]).add(g.input('r', 'f32', ['b', 's', H]).reshape([-1, H]));
+      const y = g.op1('SimplifiedLayerNormalization', [sum, wv], { axis: -1, epsilon: 1e-6, stash_type: 1 }, { output: { dtype: 'f32', shape: sum.shape } });
+      return y.add(sum).reshape([B, S, H]);
+    },
+  },
+  {
+    // On [tokens, hidden], the layout the model graphs use between their Gemms.
+    name: 'residual add + LayerNorm (SkipLayerNormalization, BERT), 2-D tokens',
+    feeds: { ...feedsX, r: hostTensor('f32', res, [B, S, H]) },
+    fused: (g) => {
+      const wv = g.param('w', 'f32', [H], { kind: 'memory', data: w }, false);
+      const bv = g.param('b', 'f32', [H], { kind: 'memory', data: w.map((v) => v / 2) }, false);
+      const xv = inX(g).reshape([-1, H]);
+      const y = g.op1('SkipLayerNormalization', [xv, g.input('r', 'f32', ['b', 's', H]).reshape([-1, H]), wv, bv], { epsilon: 1e-12 }, { domain: MS, output: { dtype: 'f32', shape: xv.shape } });
+      return y.reshape([B, S, H]);
+    },
+    plain: (g) => {
+      const wv = g.param('w', 'f32', [H], { kind: 'memory', data: w }, false);
+      const bv = g.param('b', 'f32', [H], { kind: 'memory', data: w.map((v) => v / 2) }, false);
+      const sum = inX(g).reshape([-1, H]).add(g.input('r', 'f32', ['b', 's', H]).reshape([-1, H]));
+      return g.op1('LayerNormalization', [sum, wv, bv], { axis: -1, epsilon: 1e-12 }).reshape([B, S, H]);
+    },
+  },
+  {
     name: 'RoPE on 14 heads (RotaryEmbedding)',
     feeds: { ...feedsX, pos: hostTensor('i64', pos, [B, S]) },
     fused: (g) => {

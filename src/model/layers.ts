@@ -76,11 +76,12 @@ export function layerNorm(ctx: LayerContext, x: Value, prefix: string, eps: numb
   return g.op1('LayerNormalization', [x, ctx.w.float(g, `${prefix}.weight`), ctx.w.float(g, `${prefix}.bias`)], { axis: -1, epsilon: eps });
 }
 
-/** LayerNorm(x + residual) (BERT's post-norm), in one kernel. */
+/**
+ * LayerNorm(x + residual) (BERT's post-norm). A plain Add and LayerNormalization, not ORT's fused
+ * SkipLayerNormalization: on [tokens, hidden] the fused CPU kernel is about 3× slower (bench/graph-contrib.ts).
+ */
 export function addLayerNorm(ctx: LayerContext, x: Value, residual: Value, prefix: string, eps: number): Value {
-  const g = ctx.g;
-  const spec = { dtype: x.dtype, shape: x.shape };
-  return g.op1('SkipLayerNormalization', [x, residual, ctx.w.float(g, `${prefix}.weight`), ctx.w.float(g, `${prefix}.bias`)], { epsilon: eps }, { domain: MS, output: spec });
+  return layerNorm(ctx, x.add(residual), prefix, eps);
 }
 
 export type Activation = 'gelu' | 'gelu_new' | 'gelu_pytorch_tanh' | 'relu' | 'silu';
