@@ -4,13 +4,14 @@
 // phase with a small queue where every request must be answered exactly once with 200 or 429.
 //
 //   npx tsx bench/serve-load.ts [--models tiny,small] [--model DIR] [--seconds 3] [--rounds 2] [--threads 1]
-//                               [--alt-threads N] [--short] [--synthetic]
+//                               [--alt-threads N] [--short] [--core] [--synthetic]
 //
 // Models (real checkpoints run by src/model on ONNX Runtime, built in a temp folder; random weights):
 //   tiny  — the qwen2-tiny golden fixture (2 layers, hidden 64) with a cut-down Qwen BPE tokenizer;
 //   small — a BERT with bge-small's shape (6 layers, hidden 384, 12 heads, FFN 1536), WordPiece vocab 8192;
 //   --model DIR — your own checkpoint folder; --synthetic — the test-double model (NOT a real model) with a
 //   cost model of 1 ms per call + 0.01 ms per padded token, busy on its thread as ORT is.
+// --core runs only the batched and batch-size-1 servers (large models: five servers at once may not fit).
 // --short uses short, query-like inputs (3–8 words) instead of sentences. --alt-threads N adds, at 32
 // clients, both modes with N model threads (each mode's best thread count can then be compared).
 //
@@ -382,6 +383,7 @@ async function main(): Promise<void> {
   const threads = Number(flag('threads') ?? 1);
   const altThreads = flag('alt-threads') === undefined ? undefined : Number(flag('alt-threads'));
   const short = process.argv.includes('--short');
+  const core = process.argv.includes('--core');
   const work = mkdtempSync(join(tmpdir(), 'qzhou-bench-serve-'));
   const cacheDir = join(work, 'cache');
   const runtime = existsSync(join(root, 'src/model/index.ts'));
@@ -410,7 +412,7 @@ async function main(): Promise<void> {
     console.log(`load average at start: ${load()} (machine has other work: compare rows of one run, not absolute numbers across runs)`);
     for (const spec of specs) {
       console.log(`\nmodel ${spec.name}: ${spec.describe}`);
-      const modes: Record<string, ModeSpec> = {
+      const allModes: Record<string, ModeSpec> = {
         batched: { server: {} },
         'batch-size-1': { server: { maxBatchRequests: 1 } },
         'batched, 1 call in flight': { server: { maxConcurrentBatches: 1 } },
@@ -420,6 +422,10 @@ async function main(): Promise<void> {
           ? { [`batched, ${altThreads} threads`]: { server: {}, threads: altThreads }, [`batch-size-1, ${altThreads} threads`]: { server: { maxBatchRequests: 1 }, threads: altThreads } }
           : {}),
       };
+      // --core: only the modes the gain compares (batched and batch-size-1, and their --alt-threads variants),
+      // for large models, where five servers holding the weights at once would not fit in memory.
+      const extra = ['batched, 1 call in flight', 'batch-size-1, 1 call in flight', 'batched, main thread'];
+      const modes = core ? Object.fromEntries(Object.entries(allModes).filter(([name]) => !extra.includes(name))) : allModes;
       const servers = new Map<string, Server>();
       for (const [name, m] of Object.entries(modes)) {
         servers.set(name, await startServer({ model: spec, threads: m.threads ?? threads, cacheDir, server: m.server, record: false, inMainThread: m.inMainThread ?? false }));
@@ -429,7 +435,7 @@ async function main(): Promise<void> {
         { clients: 1, modes: ['batched', 'batch-size-1'] },
         { clients: 8, modes: ['batched', 'batch-size-1'] },
         { clients: 32, modes: at32 },
-        { clients: 32, modes: ['batched'], client: 'node:http' },
+        ...(core ? [] : [{ clients: 32, modes: ['batched'], client: 'node:http' as ClientKind }]),
       ];
       const label = (mode: string, client?: ClientKind) => (client === 'node:http' ? `${mode}, node:http clients` : mode);
       const parts = new Map<string, { r: PhaseResult[]; lat: number[][] }>();
@@ -469,18 +475,18 @@ async function main(): Promise<void> {
       }
       const gains = [1, 8, 32].map((c) => ({ clients: c, gain: get(c, 'batched').rps / get(c, 'batch-size-1').rps }));
       const g32 = gains.find((g) => g.clients === 32)!.gain;
-      const unpipelined = get(32, 'batched, 1 call in flight').rps / get(32, 'batch-size-1, 1 call in flight').rps;
-      const workerGain = get(32, 'batched').rps / get(32, 'batched, main thread').rps;
+      const unpipelined = core ? undefined : get(32, 'batched, 1 call in flight').rps / get(32, 'batch-size-1, 1 call in flight').rps;
+      const workerGain = core ? undefined : get(32, 'batched').rps / get(32, 'batched, main thread').rps;
       console.log(`batching gain (req/s batched ÷ batch-size-1): ${gains.map((g) => `${g.clients} clients ${g.gain.toFixed(2)}×`).join(', ')}`);
       console.log(`  at 32 clients: ${g32.toFixed(2)}× — target ≥ 3×: ${g32 >= 3 ? 'met' : 'NOT met'}`);
-      console.log(`  at 32 clients with one model call in flight (no worker pipelining): ${unpipelined.toFixed(2)}×`);
+      if (unpipelined !== undefined) console.log(`  at 32 clients with one model call in flight (no worker pipelining): ${unpipelined.toFixed(2)}×`);
       let bestThreads: number | undefined;
       if (altThreads) {
         const best = (m: string) => Math.max(get(32, m).rps, get(32, `${m}, ${altThreads} threads`).rps);
         bestThreads = best('batched') / best('batch-size-1');
         console.log(`  at 32 clients, each mode with its best of ${threads} and ${altThreads} model threads: ${bestThreads.toFixed(2)}×`);
       }
-      console.log(`model in a worker thread vs on the server's thread, 32 clients: ${workerGain.toFixed(2)}× req/s`);
+      if (workerGain !== undefined) console.log(`model in a worker thread vs on the server's thread, 32 clients: ${workerGain.toFixed(2)}× req/s`);
 
       const reference = await referenceModel(spec, threads, cacheDir);
       const batch = Math.max(2, Math.round(get(32, 'batched').meanBatch));

@@ -87,10 +87,13 @@ test('maxConcurrentBatches = 2 hands the next batch to the model while one runs,
   await new Promise((r) => setTimeout(r, 200)); // the second call waits behind the first
   e.releaseNext();
   await first;
-  await e.waitPending(2); // the first call's end lets the queued inputs go, as one batch
+  // The queued inputs are held back while the second call computes (expected to take as long as the first,
+  // ~220 ms): they go near its end, not at once, so that inputs arriving meanwhile could join them.
   await new Promise((r) => setTimeout(r, 40)); // the second call's own time
+  assert.equal(e.pending.length, 1, 'the next batch is not sent at once');
   e.releaseNext();
   const s2 = await second;
+  await e.waitPending(1); // the second call's end lets the queued inputs go, as one batch
   // Time spent waiting behind the first call is queueing, not inference, in the answer and in onBatch.
   assert.ok(s2.queueMs >= 190, `queueMs ${s2.queueMs}`);
   assert.ok(s2.inferenceMs >= 35 && s2.inferenceMs < 150, `inferenceMs ${s2.inferenceMs}`);
@@ -101,6 +104,31 @@ test('maxConcurrentBatches = 2 hands the next batch to the model while one runs,
   const ref = new SyntheticEmbedder({ dim: 4 });
   assert.deepEqual(out[0]!.vectors, await ref.embed(['b', 'c']));
   assert.deepEqual(out[2]!.vectors, await ref.embed(['e']));
+});
+
+test('pipelined calls: the next batch is formed late, at about 3/4 of the running call\'s expected time, with the inputs that arrived meanwhile', async () => {
+  const e = new GatedEmbedder({ dim: 4 });
+  const b = new DynamicBatcher(e, { maxBatchTokens: 1000, maxConcurrentRequests: 10, maxConcurrentBatches: 2 });
+  const warm = b.submit([text('w')]);
+  await e.waitPending(1);
+  await new Promise((r) => setTimeout(r, 200)); // calls take ~200 ms: the dispatch estimate
+  e.releaseNext();
+  await warm;
+  const t0 = performance.now();
+  const a = b.submit([text('a')]);
+  await e.waitPending(1); // the model was idle: sent at once
+  const later = [b.submit([text('b')])];
+  await new Promise((r) => setTimeout(r, 30));
+  later.push(b.submit([text('c')])); // arrives while 'a' computes and 'b' waits
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(e.pending.length, 1, `at ${(performance.now() - t0).toFixed(0)} ms 'b' is still held back`);
+  await e.waitPending(2, 1000);
+  const sentAt = performance.now() - t0;
+  // Due at ~150 ms (200 ms expected − a quarter); the upper bound only allows for a busy machine's timers.
+  assert.ok(sentAt >= 120 && sentAt < 400, `the next batch went at ${sentAt.toFixed(0)} ms`);
+  assert.deepEqual(e.pending[1]!.texts, ['b', 'c'], 'one batch with both inputs');
+  e.openAll();
+  await Promise.all([a, ...later]);
 });
 
 test('inputs with different keys never share an embed() call, and token ids go to embedTokenIds', async () => {
