@@ -316,8 +316,8 @@ export class DynamicBatcher {
    * How long to hold back a call behind the one computing. The next call should wait in the worker
    * before the computing one ends (no idle gap), but be formed as late as possible, so that it takes
    * every request that arrived meanwhile: dispatched at about 3/4 of the computing call's expected
-   * duration (at least 2 ms before its end). A big model then batches 32 clients' requests into calls of
-   * about 30 rather than two calls of 16, which is what makes batching pay where weights dominate.
+   * duration (at least 2 ms before its end). The waiting costs no latency, since the model could not start
+   * the call earlier; an estimate that runs long only delays it until the computing call ends.
    */
   private pipelineWaitMs(): number {
     if (this.callMs <= 0 || this.inflight.length === 0) return 0;
