@@ -65,6 +65,44 @@ export interface TeiEmbedBody {
   input_type?: 'query' | 'document' | null;
 }
 
+/** TEI's `POST /similarity`: cosine similarity of one sentence to each of several (sentence-similarity task). */
+export const TEI_SIMILARITY_BODY = {
+  type: 'object',
+  required: ['inputs'],
+  properties: {
+    inputs: {
+      type: 'object',
+      required: ['source_sentence', 'sentences'],
+      properties: {
+        source_sentence: { type: 'string' },
+        sentences: { type: 'array', items: { type: 'string' }, minItems: 1 },
+      },
+    },
+    parameters: {
+      type: ['object', 'null'],
+      properties: {
+        truncate: nullable('boolean'),
+        truncation_direction: { type: ['string', 'null'], enum: ['left', 'right', 'Left', 'Right', null] },
+        prompt_name: nullable('string'),
+        // Extensions (not in TEI's API).
+        instruction: nullable('string'),
+        input_type: { type: ['string', 'null'], enum: ['query', 'document', null] },
+      },
+    },
+  },
+} as const;
+
+export interface TeiSimilarityBody {
+  inputs: { source_sentence: string; sentences: string[] };
+  parameters?: {
+    truncate?: boolean | null;
+    truncation_direction?: 'left' | 'right' | 'Left' | 'Right' | null;
+    prompt_name?: string | null;
+    instruction?: string | null;
+    input_type?: 'query' | 'document' | null;
+  } | null;
+}
+
 /** The subset of an ajv error that fastify passes on. */
 export interface AjvErrorLike {
   instancePath?: string;
@@ -114,6 +152,8 @@ export function ajvErrorToServeError(e: AjvErrorLike): ServeError {
     }
     case 'minimum':
       return invalidField(base, `must be at least ${String(p.limit)}`);
+    case 'minItems':
+      return invalidField(base, `must have at least ${String(p.limit)} item${p.limit === 1 ? '' : 's'}`);
     default:
       return invalidField(base || 'body', e.message ?? 'is invalid');
   }

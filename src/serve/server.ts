@@ -8,7 +8,7 @@ import { ServeError, invalidField, openAIErrorBody, teiErrorBody } from './error
 import type { TruncationDirection } from './inputs.js';
 import { MetricsRegistry, PROMETHEUS_CONTENT_TYPE, exponentialBuckets } from './metrics.js';
 import { checkDefaultPrompt, promptNames, type PromptCatalog } from './prompts.js';
-import { OPENAI_EMBEDDINGS_BODY, TEI_EMBED_BODY, ajvErrorToServeError, type AjvErrorLike, type OpenAIEmbeddingsBody, type TeiEmbedBody } from './schemas.js';
+import { OPENAI_EMBEDDINGS_BODY, TEI_EMBED_BODY, TEI_SIMILARITY_BODY, ajvErrorToServeError, type AjvErrorLike, type OpenAIEmbeddingsBody, type TeiEmbedBody, type TeiSimilarityBody } from './schemas.js';
 import type { ServedModel } from './served-model.js';
 import { EmbeddingService, type EmbedOutcome } from './service.js';
 import { float32ToBase64, float32ToJson } from './vectors.js';
@@ -310,6 +310,47 @@ export async function createEmbeddingServer(o: EmbeddingServerOptions): Promise<
     setTimingHeaders(reply, out);
     reply.type(JSON_TYPE);
     return `[${out.vectors.map(float32ToJson).join(',')}]`;
+  });
+
+  // TEI's sentence-similarity route: the source and the sentences are embedded with the same prompt (one
+  // batch when they share it) and compared by cosine, i.e. the dot product of the normalised vectors.
+  app.post('/similarity', { schema: { body: TEI_SIMILARITY_BODY } }, async (request, reply) => {
+    const b = request.body as TeiSimilarityBody;
+    const params = b.parameters ?? {};
+    const common = {
+      allowEmptyText: true,
+      promptName: params.prompt_name,
+      instruction: params.instruction,
+      inputType: params.input_type,
+      truncate: params.truncate,
+      direction: direction(params.truncation_direction),
+      tooLongStatus: 413 as const,
+      signal: disconnectSignal(reply),
+    };
+    // Both fields are checked before anything is queued, then queued as one request (admitted or refused
+    // as a whole), so a refused request never reaches the model.
+    const [source, others] = await Promise.all([
+      service.prepare({ ...common, value: b.inputs.source_sentence, field: 'inputs.source_sentence' }),
+      service.prepare({ ...common, value: b.inputs.sentences, field: 'inputs.sentences' }),
+    ]);
+    const out = await service.submit({
+      inputs: [...source.inputs, ...others.inputs],
+      tokens: source.tokens + others.tokens,
+      characters: source.characters + others.characters,
+      dims: undefined,
+      deadline: Math.min(source.deadline, others.deadline),
+      signal: source.signal,
+    });
+    observe(out);
+    setTimingHeaders(reply, out);
+    const [s, ...rest] = out.vectors as [Float32Array, ...Float32Array[]];
+    const scores = rest.map((v) => {
+      let dot = 0;
+      for (let i = 0; i < v.length; i++) dot += s[i]! * v[i]!;
+      return Math.fround(dot);
+    });
+    reply.type(JSON_TYPE);
+    return JSON.stringify(scores);
   });
 
   const modelCard = () => ({ id: modelName, object: 'model', created: createdAt, owned_by: 'qzhou' });

@@ -163,7 +163,7 @@ test('truncation: refused without it (400 on OpenAI, 413 on TEI), cut right or l
 
 interface Case {
   name: string;
-  path: '/v1/embeddings' | '/embed';
+  path: '/v1/embeddings' | '/embed' | '/similarity';
   body: unknown;
   status: number;
   param?: string | null;
@@ -193,6 +193,11 @@ const cases: Case[] = [
   { name: 'TEI truncate as string', path: '/embed', body: { inputs: 'a', truncate: 'yes' }, status: 400, message: /^truncate: must be a boolean or null$/, teiType: 'Validation' },
   { name: 'TEI empty batch', path: '/embed', body: { inputs: [] }, status: 400, message: /^inputs: must not be empty$/, teiType: 'Empty' },
   { name: 'TEI bad element', path: '/embed', body: { inputs: ['a', 1.5] }, status: 400, message: /^inputs\[1\]: must be a string or an array of token ids, got number$/, teiType: 'Validation' },
+  { name: 'similarity without sentences', path: '/similarity', body: { inputs: { source_sentence: 'a' } }, status: 400, message: /^inputs\.sentences: is required$/, teiType: 'Validation' },
+  { name: 'similarity with no sentences', path: '/similarity', body: { inputs: { source_sentence: 'a', sentences: [] } }, status: 400, message: /^inputs\.sentences: must have at least 1 item$/, teiType: 'Validation' },
+  { name: 'similarity sentence not a string', path: '/similarity', body: { inputs: { source_sentence: 'a', sentences: ['b', 3] } }, status: 400, message: /^inputs\.sentences\[1\]: must be a string$/, teiType: 'Validation' },
+  { name: 'similarity inputs as a string', path: '/similarity', body: { inputs: 'a' }, status: 400, message: /^inputs: must be an object$/, teiType: 'Validation' },
+  { name: 'similarity too many sentences', path: '/similarity', body: { inputs: { source_sentence: 'a', sentences: Array(9).fill('b') } }, status: 400, message: /^inputs\.sentences: 9 inputs, more than the maximum of 8/, teiType: 'Validation' },
 ];
 
 for (const c of cases) {
@@ -217,6 +222,29 @@ test('TEI /embed ignores unknown fields (as TEI does) and embeds empty strings',
   const r = await postJson(`${url}/embed`, { inputs: ['', 'b'], normalize: true, some_future_field: 1 });
   assert.equal(r.status, 200);
   assert.deepEqual(r.json.map(floats), await embedder.embed(['', 'b']));
+});
+
+test('TEI /similarity: the cosine of the source to each sentence, from the same vectors embed() gives, prompt and truncation applied', async () => {
+  const sentences = ['the cat sat', 'on the mat', '', 'the cat sat'];
+  const r = await postJson(`${url}/similarity`, { inputs: { source_sentence: 'the cat', sentences } });
+  assert.equal(r.status, 200, r.text);
+  const [src, ...others] = await embedder.embed(['the cat', ...sentences]);
+  const cos = (v: Float32Array) => Math.fround(v.reduce((acc, x, i) => acc + x * src![i]!, 0));
+  assert.deepEqual(r.json, others.map(cos));
+  assert.equal(r.json[0], r.json[3]);
+  assert.equal(r.headers.get('x-compute-tokens'), String(2 + 3 + 3 + 0 + 3));
+  // A prompt from the model's prompts applies to every text; the direction and truncation parameters too.
+  const q = await postJson(`${url}/similarity`, { inputs: { source_sentence: 'the cat', sentences: ['on the mat'] }, parameters: { prompt_name: 'query' } });
+  const [qs, qo] = await embedder.embed(['query: the cat', 'query: on the mat']);
+  assert.deepEqual(q.json, [Math.fround(qo!.reduce((acc, x, i) => acc + x * qs![i]!, 0))]);
+  const long = Array.from({ length: 30 }, (_, i) => `w${i}`).join(' ');
+  const refused = await postJson(`${url}/similarity`, { inputs: { source_sentence: long, sentences: ['a'] }, parameters: { truncate: false } });
+  assert.equal(refused.status, 413);
+  assert.match(refused.json.error, /^inputs\.source_sentence: 30 tokens, more than the model's maximum of 24/);
+  const cut = await postJson(`${url}/similarity`, { inputs: { source_sentence: 'a', sentences: [long] }, parameters: { truncate: true, truncation_direction: 'Left' } });
+  const tail = Array.from({ length: 24 }, (_, i) => `w${i + 6}`).join(' ');
+  const [a, t] = await embedder.embed(['a', tail]);
+  assert.deepEqual(cut.json, [Math.fround(t!.reduce((acc, x, i) => acc + x * a![i]!, 0))]);
 });
 
 test('payload limit (413), content type (415) and unknown routes (404) answer in the route family shape', async () => {
