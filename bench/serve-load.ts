@@ -11,7 +11,7 @@
 //   small — a BERT with bge-small's shape (6 layers, hidden 384, 12 heads, FFN 1536), WordPiece vocab 8192;
 //   --model DIR — your own checkpoint folder; --synthetic — the test-double model (NOT a real model) with a
 //   cost model of 1 ms per call + 0.01 ms per padded token, busy on its thread as ORT is.
-// QZHOU_BENCH_DEVICE=webgpu (or cuda) runs the models there.
+// QZHOU_BENCH_DEVICE=webgpu (or cuda) runs the models there; QZHOU_BENCH_DTYPE picks the weight dtype.
 // --core runs only the batched and batch-size-1 servers (large models: five servers at once may not fit).
 // --short uses short, query-like inputs (3–8 words) instead of sentences. --alt-threads N adds, at 32
 // clients, both modes with N model threads (each mode's best thread count can then be compared).
@@ -34,6 +34,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Embedder } from '../src/model/embedder.js';
 import type { Device } from '../src/graph/index.js';
+import type { WeightDtype } from '../src/model/index.js';
 import { createEmbeddingServer, type EmbeddingServerOptions } from '../src/serve/server.js';
 import { loadModelForServing } from '../src/serve/load-model.js';
 import type { ServedModel } from '../src/serve/served-model.js';
@@ -67,20 +68,22 @@ interface Usage {
 // ---------------------------------------------------------------------------------------------- child
 // QZHOU_BENCH_DEVICE=webgpu runs the models on the GPU (f16 there, so answers are checked to 2e-2, not 1e-4).
 const DEVICE = (process.env.QZHOU_BENCH_DEVICE ?? 'cpu') as Device;
-const VECTOR_TOLERANCE = DEVICE === 'cpu' ? 1e-4 : 2e-2;
+// QZHOU_BENCH_DTYPE=f32 where the GPU has no 16-bit shaders (e.g. SwiftShader); default: the device's.
+const DTYPE = process.env.QZHOU_BENCH_DTYPE as WeightDtype | undefined;
+const VECTOR_TOLERANCE = DEVICE === 'cpu' || DTYPE === 'f32' ? 1e-4 : 2e-2;
 const SYNTHETIC = { dim: 384, maxLength: 512, cost: { perCallMs: 1, perPaddedTokenMs: 0.01 }, blocking: true };
 
 /** The served model: in a worker thread (as `qzhou serve` does) unless `inMainThread`. */
 async function loadModel(spec: ModelSpec, threads: number, cacheDir: string, inMainThread = false): Promise<ServedModel> {
   if (spec.synthetic) return inMainThread ? new SyntheticEmbedder(SYNTHETIC) : WorkerModel.start({ kind: 'synthetic', options: SYNTHETIC });
-  return (await loadModelForServing(spec.dir!, { threads, cacheDir, device: DEVICE }, { worker: !inMainThread })).embedder;
+  return (await loadModelForServing(spec.dir!, { threads, cacheDir, device: DEVICE, dtype: DTYPE }, { worker: !inMainThread })).embedder;
 }
 
 /** The model on this thread, for checking answers and measuring the model alone. */
 async function referenceModel(spec: ModelSpec, threads: number, cacheDir: string): Promise<Embedder> {
   if (spec.synthetic) return new SyntheticEmbedder(SYNTHETIC);
   const { loadEmbedder } = await import('../src/model/index.js');
-  return loadEmbedder(spec.dir!, { threads, cacheDir, device: DEVICE });
+  return loadEmbedder(spec.dir!, { threads, cacheDir, device: DEVICE, dtype: DTYPE });
 }
 
 async function child(cfg: ChildConfig): Promise<void> {

@@ -4,7 +4,7 @@
 import { Graph, type Value } from '../graph/index.js';
 import type { EncoderConfig } from './config.js';
 import type { PreparedWeights, WeightRequest } from './weights.js';
-import { type LayerContext, type EmbeddingGraphOptions, linear, layerNorm, addLayerNorm, activation, embeddingHead, cumSum } from './layers.js';
+import { type LayerContext, type EmbeddingGraphOptions, linear, layerNorm, addLayerNorm, activation, embeddingHead, cumSum, selfAttention } from './layers.js';
 
 /** LayerNorm weights are `weight`/`bias` in current files and `gamma`/`beta` in old TF-converted ones. */
 function norm(reqs: WeightRequest[], prefix: string, H: number): void {
@@ -38,8 +38,6 @@ export function encoderWeightRequests(c: EncoderConfig): WeightRequest[] {
   return reqs;
 }
 
-const MS = 'com.microsoft';
-
 /**
  * Builds the encoder embedding graph. Inputs: `input_ids`, `attention_mask` (int64 [batch, seq]); token
  * type ids are all 0 (single texts). Positions are 0…n−1 over each row's real tokens.
@@ -60,7 +58,7 @@ export function buildEncoderGraph(c: EncoderConfig, w: PreparedWeights, opts: Em
   const cast = (v: Value) => (v.dtype === opts.act ? v : v.cast(opts.act));
   const typeRow = cast(w.float(g, 'embeddings.token_type_embeddings.weight').slice([0], [1], [0])); // [1, H]: type 0
   let h = layerNorm(ctx, cast(words).add(typeRow).add(cast(positions)), 'embeddings.LayerNorm', c.layerNormEps);
-  const keyMask = mask.cast('i32');
+  const attention = { numHeads: c.numHeads, numKvHeads: c.numHeads, headDim: H / c.numHeads, causal: false, kernel: opts.attentionKernel ?? 'fused' };
 
   for (let i = 0; i < c.numLayers; i++) {
     const p = `encoder.layer.${i}`;
@@ -68,7 +66,7 @@ export function buildEncoderGraph(c: EncoderConfig, w: PreparedWeights, opts: Em
       const q = linear(ctx, h, `${p}.attention.self.query`, true).reshape(to3d);
       const k = linear(ctx, h, `${p}.attention.self.key`, true).reshape(to3d);
       const v = linear(ctx, h, `${p}.attention.self.value`, true).reshape(to3d);
-      const attn = g.op1('MultiHeadAttention', [q, k, v, null, keyMask], { num_heads: c.numHeads }, { domain: MS, output: { dtype: q.dtype, shape: q.shape } });
+      const attn = selfAttention(g, q, k, v, mask, attention);
       const o = linear(ctx, attn.reshape([-1, H]), `${p}.attention.output.dense`, true);
       const x = addLayerNorm(ctx, o, h, `${p}.attention.output.LayerNorm`, c.layerNormEps);
       const inter = activation(g, linear(ctx, x, `${p}.intermediate.dense`, true), c.hiddenAct);

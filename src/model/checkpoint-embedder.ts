@@ -18,7 +18,7 @@ import { type WeightDtype, type PreparedWeights, type WeightRequest, WEIGHT_DTYP
 import { buildDecoderGraph, decoderWeightRequests } from './qwen2.js';
 import { buildEncoderGraph, encoderWeightRequests } from './bert.js';
 import { RecentEncodings } from './recent-encodings.js';
-import type { DenseLayer, EmbeddingGraphOptions } from './layers.js';
+import { type AttentionKernel, type DenseLayer, type EmbeddingGraphOptions, attentionKernelFor } from './layers.js';
 import { type PromptSettings, defaultEmptyText, resolvePrompt } from './prompts.js';
 import { QZHOU_PROMPT_TEMPLATE } from './instructions.js';
 
@@ -38,6 +38,11 @@ export interface EmbedderOptions {
   pooling?: PoolingMode;
   /** Attention override for decoders (default from config.json: QZhou / is_causal false → bidirectional). */
   attention?: AttentionMode;
+  /**
+   * Attention kernel: `fused` (ORT MultiHeadAttention; default on CPU and CUDA) or `matmul` (plain ops;
+   * default on WebGPU, whose MultiHeadAttention lacks the padding mask; 6–9% faster for short texts on CPU).
+   */
+  attentionKernel?: AttentionKernel;
   /** Intra-op threads (default: all cores). */
   threads?: number;
   /** Folder for converted weights and ORT model files (default $QZHOU_CACHE or ~/.cache/qzhou). */
@@ -159,6 +164,7 @@ export class CheckpointEmbedder implements Embedder {
       const includePrompt = st?.includePrompt ?? true;
       const graphOpts: EmbeddingGraphOptions = {
         pooling, dense, maxLength, act: dtype === 'f16' ? 'f16' : 'f32', withHidden: opts.withHiddenStates, poolMaskInput: !includePrompt,
+        attentionKernel: opts.attentionKernel ?? attentionKernelFor(device),
       };
       const graph = config.family === 'decoder' ? buildDecoderGraph(config, weights, graphOpts) : buildEncoderGraph(config, weights, graphOpts);
       const session = await runtime.session(graph);
@@ -276,7 +282,7 @@ export class CheckpointEmbedder implements Embedder {
         attention_mask: hostTensor('i64', mask, [rows, len]),
         ...(poolMask ? { pool_mask: hostTensor('i64', poolMask, [rows, len]) } : {}),
       };
-      const res = await this.session.run(feeds, ['embedding']);
+      const res = await this.session.run(feeds, ['embedding']).catch((e: Error) => Promise.reject(this.explainRunError(e)));
       const emb = res.embedding!.data as Float32Array;
       batch.forEach((idx, r) => (out[idx] = emb.slice(r * this.dim, (r + 1) * this.dim)));
       start += rows;
@@ -286,9 +292,21 @@ export class CheckpointEmbedder implements Embedder {
     return out;
   }
 
+  /** ORT's message for a GPU without 16-bit shaders names a kernel, not the remedy: say what to do. */
+  private explainRunError(e: Error): Error {
+    if (this.device === 'webgpu' && /requires f16 but the device does not support it/.test(e.message)) {
+      return new Error(
+        `${this.id}: this GPU's WebGPU adapter has no 16-bit float support (shader-f16), which f16 weights and the int8/int4 embedding table need; ` +
+          `load the model with dtype f32 (--dtype f32). ONNX Runtime said: ${e.message}`,
+        { cause: e },
+      );
+    }
+    return e;
+  }
+
   /** Runs one padded batch and returns the hidden states too (needs `withHiddenStates`). */
   async runBatch(ids: BigInt64Array, mask: BigInt64Array, dims: [number, number]): Promise<{ embedding: Float32Array; lastHiddenState?: Float32Array }> {
-    const res = await this.session.run({ input_ids: hostTensor('i64', ids, dims), attention_mask: hostTensor('i64', mask, dims) });
+    const res = await this.session.run({ input_ids: hostTensor('i64', ids, dims), attention_mask: hostTensor('i64', mask, dims) }).catch((e: Error) => Promise.reject(this.explainRunError(e)));
     return { embedding: res.embedding!.data as Float32Array, lastHiddenState: res.last_hidden_state?.data as Float32Array | undefined };
   }
 

@@ -1,7 +1,7 @@
 // Graph building blocks shared by the model graphs: linear layers over flattened tokens, normalisations,
 // activations, and pooling + L2 normalisation inside the graph (so a run returns only [batch, dim]).
 // Fused ONNX Runtime ops (com.microsoft) are used where they exist on CPU, WebGPU and CUDA alike.
-import type { Graph, Value } from '../graph/index.js';
+import type { Device, Graph, Value } from '../graph/index.js';
 import type { PreparedWeights } from './weights.js';
 import type { PoolingMode } from './sentence-transformers.js';
 
@@ -191,4 +191,59 @@ export interface EmbeddingGraphOptions extends HeadOptions {
   poolMaskInput?: boolean;
   /** Training hook on the model's linear layers (not the Dense head), e.g. LoRA. */
   linearAdapter?: LinearAdapter;
+  /** How attention is computed (default `fused`; see attentionKernelFor). */
+  attentionKernel?: AttentionKernel;
+}
+
+/** How self-attention is computed: ORT's fused MultiHeadAttention, or plain MatMul → Softmax → MatMul. */
+export type AttentionKernel = 'fused' | 'matmul';
+
+/**
+ * The attention kernel for a device. ONNX Runtime's WebGPU MultiHeadAttention does not implement the key
+ * padding mask (it fails at run time: "input `key_padding_mask` not implemented for webgpu"), so WebGPU
+ * gets the plain form; CPU and CUDA get the fused kernel.
+ */
+export function attentionKernelFor(device: Device): AttentionKernel {
+  return device === 'webgpu' ? 'matmul' : 'fused';
+}
+
+export interface AttentionSpec {
+  numHeads: number;
+  /** Key/value heads (grouped-query attention when fewer than numHeads). */
+  numKvHeads: number;
+  headDim: number;
+  causal: boolean;
+  kernel: AttentionKernel;
+}
+
+/**
+ * Self-attention over q [b, s, heads·D] and k, v [b, s, kvHeads·D] with a key padding mask [b, s] (int64,
+ * 1 = real token); returns [b, s, heads·D]. The plain form lets the query heads of a group share their
+ * key/value head by broadcasting (no copies), and gives masked keys the dtype's lowest finite value (as
+ * transformers does), so a row whose keys are all masked (a pad query under causal attention) comes out
+ * finite rather than NaN; pad rows are discarded by pooling either way.
+ */
+export function selfAttention(g: Graph, q: Value, k: Value, v: Value, mask: Value, a: AttentionSpec): Value {
+  const { numHeads: H, numKvHeads: KV, headDim: D } = a;
+  const G = H / KV;
+  if (a.kernel === 'fused') {
+    const expandTo = G > 1 ? g.concat([g.shapeOf(q, 0, 2), g.constI64([KV, G, D])], 0) : undefined;
+    const repeatKv = (x: Value) => (expandTo ? x.reshape([0, 0, KV, 1, D]).expand(expandTo).reshape([0, 0, H * D]) : x);
+    return g.op1('MultiHeadAttention', [q, repeatKv(k), repeatKv(v), null, mask.cast('i32')], {
+      num_heads: H, unidirectional: a.causal ? 1 : 0,
+    }, { domain: MS, output: { dtype: q.dtype, shape: q.shape } });
+  }
+  const qh = q.reshape([0, 0, KV, G, D]).transpose([0, 2, 3, 1, 4]); // [b, KV, G, s, D]
+  const kt = k.reshape([0, 0, KV, 1, D]).transpose([0, 2, 3, 4, 1]); // [b, KV, 1, D, s]
+  const vh = v.reshape([0, 0, KV, 1, D]).transpose([0, 2, 3, 1, 4]); // [b, KV, 1, s, D]
+  const scores = qh.matmul(kt).mul(g.scalar(1 / Math.sqrt(D), q.dtype)); // [b, KV, G, s, s]
+  let keep = mask.cast('bool').reshape([0, 1, 1, 1, -1]); // [b, 1, 1, 1, s]
+  if (a.causal) {
+    const side = g.shapeOf(q, 1, 2);
+    const ones = g.op1('ConstantOfShape', [g.concat([side, side], 0)], { value: { dtype: 'i64', dims: [1], data: BigInt64Array.of(1n) } });
+    keep = keep.and(g.op1('Trilu', [ones], { upper: 0 }).cast('bool')); // key j ≤ query i
+  }
+  const lowest = q.dtype === 'f16' ? -65504 : -3.4028234663852886e38;
+  const probs = g.where(keep, scores, lowest).softmax(-1);
+  return probs.matmul(vh).transpose([0, 3, 1, 2, 4]).reshape([0, 0, H * D]); // [b, s, KV, G, D] → [b, s, H·D]
 }

@@ -6,7 +6,7 @@ import { Graph, type Value } from '../graph/index.js';
 import type { DecoderConfig } from './config.js';
 import { f32ToF16 } from '../graph/dtype.js';
 import type { PreparedWeights, WeightRequest } from './weights.js';
-import { type LayerContext, type EmbeddingGraphOptions, linear, rmsNorm, addRmsNorm, embeddingHead, cumSum } from './layers.js';
+import { type LayerContext, type EmbeddingGraphOptions, linear, rmsNorm, addRmsNorm, embeddingHead, cumSum, selfAttention } from './layers.js';
 
 /** The tensors a decoder needs, with the shapes config.json implies. */
 export function decoderWeightRequests(c: DecoderConfig): WeightRequest[] {
@@ -86,21 +86,18 @@ export function buildDecoderGraph(c: DecoderConfig, w: PreparedWeights, opts: Em
 
   // positions 0…n−1 over each row's real tokens (pads get 0; their outputs are discarded)
   const pos = cumSum(g, mask, 1).sub(g.scalar(1, 'i64')).max(g.scalar(0, 'i64'));
-  const keyMask = mask.cast('i32');
   const tables = ropeTables(c, opts.maxLength);
   const half = (a: Float32Array) => (opts.act === 'f16' ? { dtype: 'f16' as const, data: f32ToF16(a) } : { dtype: 'f32' as const, data: a });
   const cosT = half(tables.cos);
   const sinT = half(tables.sin);
   const cos = g.param('rope.cos', cosT.dtype, [opts.maxLength, D / 2], { kind: 'memory', data: cosT.data }, false);
   const sin = g.param('rope.sin', sinT.dtype, [opts.maxLength, D / 2], { kind: 'memory', data: sinT.data }, false);
-  const group = c.numHeads / c.numKvHeads;
-  const expandTo = group > 1 ? g.concat([batchSeq, g.constI64([c.numKvHeads, group, D])], 0) : undefined;
+  const attention = { numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: D, causal: c.attention === 'causal', kernel: opts.attentionKernel ?? 'fused' };
 
   const rotary = (x: Value, heads: number) =>
     g.op1('RotaryEmbedding', [x, pos, cos, sin], { num_heads: heads }, { domain: MS, output: { dtype: x.dtype, shape: x.shape } });
   const headNorm = (x: Value, heads: number, name: string) =>
     rmsNorm(ctx, x.reshape([0, 0, heads, D]), name, c.rmsNormEps).reshape([0, 0, heads * D]);
-  const repeatKv = (x: Value) => (expandTo ? x.reshape([0, 0, c.numKvHeads, 1, D]).expand(expandTo).reshape([0, 0, c.numHeads * D]) : x);
 
   let x: Value = h;
   let mlpOut: Value | undefined;
@@ -118,9 +115,7 @@ export function buildDecoderGraph(c: DecoderConfig, w: PreparedWeights, opts: Em
       }
       q = rotary(q, c.numHeads);
       k = rotary(k, c.numKvHeads);
-      const attn = g.op1('MultiHeadAttention', [q, repeatKv(k), repeatKv(v), null, keyMask], {
-        num_heads: c.numHeads, unidirectional: c.attention === 'causal' ? 1 : 0,
-      }, { domain: MS, output: { dtype: q.dtype, shape: q.shape } });
+      const attn = selfAttention(g, q, k, v, mask, attention);
       const o = linear(ctx, attn.reshape([-1, c.numHeads * D]), `${p}.self_attn.o_proj`, c.oBias);
       [x, h] = addRmsNorm(ctx, o, h, `${p}.post_attention_layernorm.weight`, c.rmsNormEps);
       const gate = linear(ctx, x, `${p}.mlp.gate_proj`, false);

@@ -24,6 +24,7 @@ import { Runtime, buildVjp, gradName, hostTensor, type Graph, type GraphSession,
 import { type ModelConfig, configForSave } from '../model/config.js';
 import { buildDecoderGraph } from '../model/qwen2.js';
 import { buildEncoderGraph } from '../model/bert.js';
+import { attentionKernelFor } from '../model/layers.js';
 import { modelWeightRequests, tokenEmbeddingName } from '../model/random-init.js';
 import { floatTensor, type TensorToWrite } from '../model/safetensors.js';
 import { saveCheckpoint as saveModelCheckpoint } from '../model/save.js';
@@ -203,6 +204,7 @@ export class GraphEncoder implements TrainableEncoder<string> {
       maxLength: Math.max(this.maxLength.query, this.maxLength.passage),
       act: 'f32' as const,
       linearAdapter: this.lora?.adapter(),
+      attentionKernel: attentionKernelFor(this.runtime.device),
     };
     return c.family === 'decoder' ? buildDecoderGraph(c, weights, opts) : buildEncoderGraph(c, weights, opts);
   }

@@ -43,19 +43,21 @@ async function checkFixtureBatch(e: CheckpointEmbedder, cases: Cases, hiddenKey:
   return worst;
 }
 
-test('qwen2-tiny: causal and bidirectional hidden states ≤ 1e-4 and mean embeddings (cos ≥ 0.99999), either padding side', async () => {
+test('qwen2-tiny: causal and bidirectional hidden states ≤ 1e-4 and mean embeddings (cos ≥ 0.99999), either padding side, both attention kernels', async () => {
   const cases = loadCases('qwen2-tiny') as Cases;
   const dir = fixtureCheckpoint('qwen2-tiny', wordPieceTokenizer(indexVocab(384), { specials: false }));
   const cache = tempDir('cache');
   try {
-    for (const attention of ['causal', 'bidirectional'] as const) {
-      const e = await loadEmbedder(dir, { attention, withHiddenStates: true, cacheDir: cache, maxLength: 64 });
-      try {
-        assert.equal(e.config.attention, attention);
-        await checkFixtureBatch(e, cases, `${attention}_last_hidden_state`, `${attention}_mean_embedding`);
-        await checkFixtureBatch(e, cases, `${attention}_last_hidden_state`, `${attention}_mean_embedding`, true);
-      } finally {
-        await e.close();
+    for (const attentionKernel of ['fused', 'matmul'] as const) {
+      for (const attention of ['causal', 'bidirectional'] as const) {
+        const e = await loadEmbedder(dir, { attention, attentionKernel, withHiddenStates: true, cacheDir: cache, maxLength: 64 });
+        try {
+          assert.equal(e.config.attention, attention);
+          await checkFixtureBatch(e, cases, `${attention}_last_hidden_state`, `${attention}_mean_embedding`);
+          await checkFixtureBatch(e, cases, `${attention}_last_hidden_state`, `${attention}_mean_embedding`, true);
+        } finally {
+          await e.close();
+        }
       }
     }
   } finally {
@@ -64,17 +66,19 @@ test('qwen2-tiny: causal and bidirectional hidden states ≤ 1e-4 and mean embed
   }
 });
 
-test('bert-tiny: hidden states ≤ 1e-4, CLS and mean embeddings (cos ≥ 0.99999)', async () => {
+test('bert-tiny: hidden states ≤ 1e-4, CLS and mean embeddings (cos ≥ 0.99999), both attention kernels', async () => {
   const cases = loadCases('bert-tiny') as Cases;
   const dir = fixtureCheckpoint('bert-tiny', wordPieceTokenizer(indexVocab(300), { specials: false }));
   const cache = tempDir('cache');
   try {
-    for (const pooling of ['cls', 'mean'] as const) {
-      const e = await loadEmbedder(dir, { pooling, withHiddenStates: true, cacheDir: cache });
-      try {
-        await checkFixtureBatch(e, cases, 'last_hidden_state', `${pooling}_embedding`, true);
-      } finally {
-        await e.close();
+    for (const attentionKernel of ['fused', 'matmul'] as const) {
+      for (const pooling of ['cls', 'mean'] as const) {
+        const e = await loadEmbedder(dir, { pooling, attentionKernel, withHiddenStates: true, cacheDir: cache });
+        try {
+          await checkFixtureBatch(e, cases, 'last_hidden_state', `${pooling}_embedding`, true);
+        } finally {
+          await e.close();
+        }
       }
     }
   } finally {

@@ -1,0 +1,163 @@
+// The model graphs on ONNX Runtime's WebGPU provider, checked against the transformers fixtures. No GPU is
+// needed: where no Vulkan driver is configured, the test points Dawn at SwiftShader, the software Vulkan
+// device Chromium ships (installed by .ci/run), so the WebGPU kernels and the graphs' WebGPU paths (plain
+// attention, shape buckets) run here exactly as on a GPU, only slower. SwiftShader has no 16-bit shaders,
+// so f16 is checked for its error message there and for its values on a device that has them.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { DeviceUnavailableError, Graph, Runtime, hostTensor } from '../../src/graph/index.js';
+import { loadEmbedder, type CheckpointEmbedder } from '../../src/model/index.js';
+import { tempDir, removeDir, fixtureCheckpoint, loadCases, wordPieceTokenizer, indexVocab, dot, maxAbsDiff } from './helpers.js';
+
+const SWIFTSHADER = ['/usr/lib/chromium/vk_swiftshader_icd.json', '/opt/google/chrome/vk_swiftshader_icd.json'].find((f) => existsSync(f));
+if (!process.env.VK_ICD_FILENAMES && SWIFTSHADER) process.env.VK_ICD_FILENAMES = SWIFTSHADER;
+process.env.XDG_RUNTIME_DIR ??= tmpdir();
+
+/** Whether a WebGPU adapter answers: a one-node graph run on the provider. */
+async function webgpuAvailable(): Promise<string | true> {
+  const rt = new Runtime({ device: 'webgpu' });
+  try {
+    const g = new Graph('probe');
+    g.output(g.input('x', 'f32', [2]).add(1), 'y');
+    const s = await rt.session(g);
+    const y = (await s.run({ x: hostTensor('f32', Float32Array.of(1, 2), [2]) })).y!.data as Float32Array;
+    assert.deepEqual([...y], [2, 3]);
+    return true;
+  } catch (e) {
+    if (e instanceof DeviceUnavailableError) return `no WebGPU adapter (${SWIFTSHADER ? 'SwiftShader did not start' : 'install chromium for SwiftShader'}): ${e.message.slice(0, 200)}`;
+    throw e;
+  } finally {
+    await rt.releaseAll();
+  }
+}
+
+const available = await webgpuAvailable();
+const skip = available === true ? false : available;
+
+type Cases = ReturnType<typeof loadCases> & Record<string, number[][] | number[][][]>;
+
+/** The fixture batch through runBatch: hidden states on real positions and pooled vectors. */
+async function checkBatch(e: CheckpointEmbedder, cases: Cases, hiddenKey: string, embKey: string, padRight: boolean): Promise<void> {
+  const B = cases.input_ids.length;
+  const S = cases.input_ids[0]!.length;
+  const rows = cases.input_ids.map((r, b) => r.filter((_, j) => cases.attention_mask[b]![j] === 1));
+  const ids = new BigInt64Array(B * S);
+  const mask = new BigInt64Array(B * S);
+  rows.forEach((r, b) => r.forEach((id, j) => {
+    const at = b * S + (padRight ? j : S - r.length + j);
+    ids[at] = BigInt(id);
+    mask[at] = 1n;
+  }));
+  const leftPadded = (cases.padding as unknown) === 'left';
+  const res = await e.runBatch(ids, mask, [B, S]);
+  const H = e.config.hiddenSize;
+  const ref = cases[hiddenKey] as number[][][];
+  let worst = 0;
+  rows.forEach((r, b) => r.forEach((_, j) => {
+    const refPos = leftPadded ? S - r.length + j : j;
+    const pos = padRight ? j : S - r.length + j;
+    for (let k = 0; k < H; k++) worst = Math.max(worst, Math.abs(res.lastHiddenState![(b * S + pos) * H + k]! - ref[b]![refPos]![k]!));
+  }));
+  assert.ok(worst <= 1e-4, `${hiddenKey}: max abs diff ${worst}`);
+  for (let b = 0; b < B; b++) {
+    const cos = dot(res.embedding.subarray(b * H, (b + 1) * H), (cases[embKey] as number[][])[b]!);
+    assert.ok(cos >= 0.99999, `${embKey} row ${b}: cos ${cos}`);
+  }
+}
+
+/** Texts that the index tokenizer turns into exactly the fixture's rows. */
+function fixtureTexts(cases: Cases): string[] {
+  return cases.input_ids.map((r, b) => r.filter((_, j) => cases.attention_mask[b]![j] === 1).map((id) => `w${id}`).join(' '));
+}
+
+test('WebGPU: qwen2-tiny causal and bidirectional match the fixture (hidden ≤ 1e-4, cos ≥ 0.99999), by batch and by text through shape buckets', { skip }, async () => {
+  const cases = loadCases('qwen2-tiny') as Cases;
+  const dir = fixtureCheckpoint('qwen2-tiny', wordPieceTokenizer(indexVocab(384), { specials: false }));
+  const cache = tempDir('cache');
+  try {
+    for (const attention of ['causal', 'bidirectional'] as const) {
+      const e = await loadEmbedder(dir, { device: 'webgpu', dtype: 'f32', attention, withHiddenStates: true, cacheDir: cache, maxLength: 64 });
+      try {
+        await checkBatch(e, cases, `${attention}_last_hidden_state`, `${attention}_mean_embedding`, false);
+        await checkBatch(e, cases, `${attention}_last_hidden_state`, `${attention}_mean_embedding`, true);
+        // Texts: sorted by length, padded to a bucket length (not the longest text), left padding.
+        const texts = fixtureTexts(cases);
+        const order = [3, 1, 0, 2, 1];
+        const vecs = await e.embed(order.map((i) => texts[i]!));
+        order.forEach((i, k) => {
+          const cos = dot(vecs[k]!, (cases[`${attention}_mean_embedding`] as number[][])[i]!);
+          assert.ok(cos >= 0.99999, `${attention} text ${i}: cos ${cos}`);
+        });
+      } finally {
+        await e.close();
+      }
+    }
+  } finally {
+    removeDir(dir);
+    removeDir(cache);
+  }
+});
+
+test('WebGPU: bert-tiny CLS and mean pooling match the fixture', { skip }, async () => {
+  const cases = loadCases('bert-tiny') as Cases;
+  const dir = fixtureCheckpoint('bert-tiny', wordPieceTokenizer(indexVocab(300), { specials: false }));
+  const cache = tempDir('cache');
+  try {
+    for (const pooling of ['cls', 'mean'] as const) {
+      const e = await loadEmbedder(dir, { device: 'webgpu', dtype: 'f32', pooling, withHiddenStates: true, cacheDir: cache });
+      try {
+        await checkBatch(e, cases, 'last_hidden_state', `${pooling}_embedding`, true);
+      } finally {
+        await e.close();
+      }
+    }
+  } finally {
+    removeDir(dir);
+    removeDir(cache);
+  }
+});
+
+/** Runs `f`; where the adapter lacks 16-bit shaders (SwiftShader), the error must name the fix instead. */
+async function unlessNoF16(f: () => Promise<void>): Promise<'ran' | 'no f16'> {
+  try {
+    await f();
+    return 'ran';
+  } catch (e) {
+    assert.match((e as Error).message, /no 16-bit float support \(shader-f16\).*load the model with dtype f32 \(--dtype f32\)/);
+    return 'no f16';
+  }
+}
+
+test('WebGPU: f16 (the default there) and int8 (f16 embedding table) either match f32/CPU or name the fix', { skip }, async () => {
+  const cases = loadCases('qwen2-tiny') as Cases;
+  const texts = fixtureTexts(cases);
+  const dir = fixtureCheckpoint('qwen2-tiny', wordPieceTokenizer(indexVocab(384), { specials: false }), {}, { architectures: ['QZhouModel'] });
+  const cache = tempDir('cache');
+  try {
+    const cpu = await loadEmbedder(dir, { dtype: 'int8', cacheDir: cache, maxLength: 64 });
+    const gpu = await loadEmbedder(dir, { device: 'webgpu', dtype: 'int8', cacheDir: cache, maxLength: 64 });
+    const f32 = await loadEmbedder(dir, { device: 'webgpu', dtype: 'f32', cacheDir: cache, maxLength: 64 });
+    const half = await loadEmbedder(dir, { device: 'webgpu', cacheDir: cache, maxLength: 64 });
+    try {
+      const a = await cpu.embed(texts);
+      const int8 = await unlessNoF16(async () => {
+        const b = await gpu.embed(texts);
+        a.forEach((v, i) => assert.ok(maxAbsDiff(v, b[i]!) < 1e-3, `text ${i}: int8 webgpu vs cpu ${maxAbsDiff(v, b[i]!)}`));
+      });
+      assert.equal(half.dtype, 'f16', 'WebGPU defaults to f16');
+      const want = await f32.embed(texts);
+      const f16 = await unlessNoF16(async () => {
+        const got = await half.embed(texts);
+        got.forEach((v, i) => assert.ok(dot(v, want[i]!) > 0.999, `text ${i}: f16 vs f32 cos ${dot(v, want[i]!)}`));
+      });
+      assert.equal(int8, f16, 'both need 16-bit shaders, so both ran or both named the fix');
+    } finally {
+      await Promise.all([cpu.close(), gpu.close(), f32.close(), half.close()]);
+    }
+  } finally {
+    removeDir(dir);
+    removeDir(cache);
+  }
+});
