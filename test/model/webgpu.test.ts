@@ -7,8 +7,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DeviceUnavailableError, Graph, Runtime, hostTensor } from '../../src/graph/index.js';
 import { loadEmbedder, type CheckpointEmbedder } from '../../src/model/index.js';
+import { prepareWeights, type WeightRequest } from '../../src/model/weights.js';
+import { linear } from '../../src/model/layers.js';
+import { SafetensorsCheckpoint, writeSafetensors, floatTensor } from '../../src/model/safetensors.js';
+import { mulberry32 } from '../../src/util/random.js';
 import { tempDir, removeDir, fixtureCheckpoint, loadCases, wordPieceTokenizer, indexVocab, dot, maxAbsDiff } from './helpers.js';
 
 const SWIFTSHADER = ['/usr/lib/chromium/vk_swiftshader_icd.json', '/opt/google/chrome/vk_swiftshader_icd.json'].find((f) => existsSync(f));
@@ -159,5 +164,42 @@ test('WebGPU: f16 (the default there) and int8 (f16 embedding table) either matc
   } finally {
     removeDir(dir);
     removeDir(cache);
+  }
+});
+
+test('WebGPU: 8- and 4-bit linear layers (MatMulNBits with our packing) give what they give on CPU', { skip }, async () => {
+  const dir = tempDir('nbits-webgpu');
+  try {
+    const n = 24;
+    const k = 96;
+    const r = mulberry32(5);
+    const rand = (len: number) => Float32Array.from({ length: len }, () => r() - 0.5);
+    const w = rand(n * k);
+    const bias = rand(n);
+    const x = rand(5 * k);
+    await writeSafetensors(join(dir, 'model.safetensors'), [floatTensor('fc.weight', [n, k], w), floatTensor('fc.bias', [n], bias)]);
+    const ck = await SafetensorsCheckpoint.open(dir);
+    const reqs: WeightRequest[] = [{ name: 'fc.weight', shape: [n, k], role: 'linear' }, { name: 'fc.bias', shape: [n], role: 'vector' }];
+    const cpu = new Runtime({ cacheDir: join(dir, 'cache') });
+    const gpu = new Runtime({ device: 'webgpu', cacheDir: join(dir, 'cache') });
+    try {
+      for (const dtype of ['int8', 'int4'] as const) {
+        const pw = await prepareWeights(ck, reqs, { dtype, cacheDir: join(dir, 'cache') });
+        const g = new Graph(`fc-${dtype}`);
+        g.output(linear({ g, w: pw, act: 'f32' }, g.input('x', 'f32', ['t', k]), 'fc', true), 'y');
+        const feeds = { x: hostTensor('f32', x, [5, k]) };
+        const a = (await (await cpu.session(g)).run(feeds)).y!.data as Float32Array;
+        const b = (await (await gpu.session(g)).run(feeds)).y!.data as Float32Array;
+        const scale = Math.max(...a.map(Math.abs));
+        // The CPU kernel also quantises activations to int8 (accuracy level 4); the WebGPU one may not.
+        assert.ok(maxAbsDiff(a, b) <= 0.02 * scale, `${dtype}: webgpu vs cpu ${maxAbsDiff(a, b)} (outputs up to ${scale})`);
+      }
+    } finally {
+      await cpu.releaseAll();
+      await gpu.releaseAll();
+      await ck.close();
+    }
+  } finally {
+    removeDir(dir);
   }
 });
