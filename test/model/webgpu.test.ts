@@ -31,7 +31,10 @@ async function webgpuAvailable(): Promise<string | true> {
     assert.deepEqual([...y], [2, 3]);
     return true;
   } catch (e) {
-    if (e instanceof DeviceUnavailableError) return `no WebGPU adapter (${SWIFTSHADER ? 'SwiftShader did not start' : 'install chromium for SwiftShader'}): ${e.message.slice(0, 200)}`;
+    if (e instanceof DeviceUnavailableError) {
+      const hint = SWIFTSHADER ? 'SwiftShader did not start: is the Vulkan loader (libvulkan1) installed?' : 'install chromium (SwiftShader) and libvulkan1';
+      return `no WebGPU adapter (${hint}): ${e.message.slice(0, 160)}`;
+    }
     throw e;
   } finally {
     await rt.releaseAll();
