@@ -206,3 +206,25 @@ test('WebGPU: 8- and 4-bit linear layers (MatMulNBits with our packing) give wha
     removeDir(dir);
   }
 });
+
+test('WebGPU: every pooling mode gives the CPU vectors (texts of different lengths, left padding, bucketed)', { skip }, async () => {
+  const cases = loadCases('qwen2-tiny') as Cases;
+  const texts = [...fixtureTexts(cases), 'w5', 'w9 w10 w11 w12 w13 w14 w15 w16 w17 w18 w19 w20 w21'];
+  const dir = fixtureCheckpoint('qwen2-tiny', wordPieceTokenizer(indexVocab(384), { specials: false }), {}, { architectures: ['QZhouModel'] });
+  const cache = tempDir('cache');
+  try {
+    for (const pooling of ['lasttoken', 'max', 'mean_sqrt_len', 'weightedmean', 'cls'] as const) {
+      const cpu = await loadEmbedder(dir, { pooling, cacheDir: cache, maxLength: 64 });
+      const gpu = await loadEmbedder(dir, { device: 'webgpu', dtype: 'f32', pooling, cacheDir: cache, maxLength: 64 });
+      try {
+        const [a, b] = [await cpu.embed(texts), await gpu.embed(texts)];
+        a.forEach((v, i) => assert.ok(maxAbsDiff(v, b[i]!) < 1e-5, `${pooling}, text ${i}: ${maxAbsDiff(v, b[i]!)}`));
+      } finally {
+        await Promise.all([cpu.close(), gpu.close()]);
+      }
+    }
+  } finally {
+    removeDir(dir);
+    removeDir(cache);
+  }
+});
