@@ -3,7 +3,7 @@
 // Generator methods HF datasets' `train_test_split` calls — `permutation` and `choice` without
 // replacement. Ported from numpy/random (bit_generator.pyx, pcg64.h, _generator.pyx, distributions.c);
 // the algorithms have been stable since NumPy 1.17/1.20. The legacy RandomState lives in rng.ts.
-import { MT19937 } from './rng.js';
+import { MT19937, maskFor, randomInterval, shuffleFromEnd } from './rng.js';
 
 const M32 = 0xffffffff;
 
@@ -136,17 +136,6 @@ export class SeededMT19937 implements BitGenerator {
   }
 }
 
-/** The smallest all-ones mask ≥ max (max < 2^32). */
-function mask32(max: number): number {
-  let m = max >>> 0;
-  m |= m >>> 1;
-  m |= m >>> 2;
-  m |= m >>> 4;
-  m |= m >>> 8;
-  m |= m >>> 16;
-  return m >>> 0;
-}
-
 /** NumPy's `Generator` (only what HF datasets' splits need; integer arguments below 2^32). */
 export class NumpyGenerator {
   constructor(readonly bits: BitGenerator) {}
@@ -158,12 +147,7 @@ export class NumpyGenerator {
 
   /** random_interval(max): uniform in [0, max] by masked rejection on 32-bit draws (shuffle's draw). */
   randomInterval(max: number): number {
-    if (max === 0) return 0;
-    const mask = mask32(max);
-    let v: number;
-    do v = (this.bits.next32() & mask) >>> 0;
-    while (v > max);
-    return v;
+    return randomInterval(() => this.bits.next32(), max);
   }
 
   /** random_bounded_uint64(0, rng, use_masked=false) for rng < 2^32: Lemire's method on 32-bit draws. */
@@ -185,12 +169,7 @@ export class NumpyGenerator {
 
   /** `shuffle(x)` for a 1-D array or list: Fisher–Yates from the end with random_interval. */
   shuffle<T>(x: { length: number; [i: number]: T }): void {
-    for (let i = x.length - 1; i >= 1; i--) {
-      const j = this.randomInterval(i);
-      const t = x[i]!;
-      x[i] = x[j]!;
-      x[j] = t;
-    }
+    shuffleFromEnd(x, (i) => this.randomInterval(i));
   }
 
   /** `permutation(n)` (arange(n) shuffled) or `permutation(array)` (a shuffled copy). */
@@ -204,12 +183,7 @@ export class NumpyGenerator {
 
   /** _shuffle_int(n, first): swaps positions n−1 … first with Lemire draws (choice's own shuffle). */
   private shuffleInt(a: number[], first: number): void {
-    for (let i = a.length - 1; i >= first; i--) {
-      const j = this.boundedLemire(i);
-      const t = a[i]!;
-      a[i] = a[j]!;
-      a[j] = t;
-    }
+    shuffleFromEnd(a, (i) => this.boundedLemire(i), first);
   }
 
   /** `choice(popSize, size, replace=False, shuffle)`: indices into the population (uniform, no p). */
@@ -225,7 +199,7 @@ export class NumpyGenerator {
     }
     // Floyd's algorithm with an open-addressing set (probe order matters only for speed, not for draws).
     const idx = new Array<number>(size);
-    const mask = mask32(Math.floor(1.2 * size));
+    const mask = maskFor(Math.floor(1.2 * size));
     const set = new Float64Array(mask + 1).fill(-1);
     for (let j = popSize - size; j < popSize; j++) {
       const val = this.boundedLemire(j);

@@ -86,7 +86,7 @@ export class MT19937 {
 }
 
 /** The smallest all-ones mask ≥ max (max < 2^32). */
-function maskFor(max: number): number {
+export function maskFor(max: number): number {
   let mask = max >>> 0;
   mask |= mask >>> 1;
   mask |= mask >>> 2;
@@ -94,6 +94,29 @@ function maskFor(max: number): number {
   mask |= mask >>> 8;
   mask |= mask >>> 16;
   return mask >>> 0;
+}
+
+/**
+ * NumPy's random_interval(max): a uniform integer in [0, max] by masked rejection on 32-bit draws (max <
+ * 2^32). Both NumPy APIs shuffle with it, each over its own bit generator.
+ */
+export function randomInterval(next32: () => number, max: number): number {
+  if (max === 0) return 0;
+  const mask = maskFor(max);
+  let v: number;
+  do v = (next32() & mask) >>> 0;
+  while (v > max);
+  return v;
+}
+
+/** NumPy's in-place Fisher–Yates from the end: positions n−1 … first swap with `partner(i)` ∈ [0, i]. */
+export function shuffleFromEnd<T>(x: { length: number; [i: number]: T }, partner: (i: number) => number, first = 1): void {
+  for (let i = x.length - 1; i >= first; i--) {
+    const j = partner(i);
+    const t = x[i]!;
+    x[i] = x[j]!;
+    x[j] = t;
+  }
 }
 
 /** NumPy's legacy `np.random.RandomState(seed)` (also the global `np.random.seed(seed)` state). */
@@ -111,22 +134,12 @@ export class NumpyRandomState {
 
   /** random_interval(max): a uniform integer in [0, max] by masked rejection (max < 2^32). */
   randomInterval(max: number): number {
-    if (max === 0) return 0;
-    const mask = maskFor(max);
-    let v: number;
-    do v = (this.mt.next32() & mask) >>> 0;
-    while (v > max);
-    return v;
+    return randomInterval(() => this.mt.next32(), max);
   }
 
   /** `shuffle(x)` in place: Fisher–Yates from the end, as the legacy generator does for lists and 1-D arrays. */
   shuffle<T>(x: { length: number; [i: number]: T }): void {
-    for (let i = x.length - 1; i >= 1; i--) {
-      const j = this.randomInterval(i);
-      const t = x[i]!;
-      x[i] = x[j]!;
-      x[j] = t;
-    }
+    shuffleFromEnd(x, (i) => this.randomInterval(i));
   }
 
   /** `permutation(n)`: arange(n) shuffled. */

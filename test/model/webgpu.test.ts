@@ -9,12 +9,12 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeviceUnavailableError, Graph, Runtime, hostTensor } from '../../src/graph/index.js';
-import { loadEmbedder, type CheckpointEmbedder } from '../../src/model/index.js';
+import { loadEmbedder } from '../../src/model/index.js';
 import { prepareWeights, type WeightRequest } from '../../src/model/weights.js';
 import { linear } from '../../src/model/layers.js';
 import { SafetensorsCheckpoint, writeSafetensors, floatTensor } from '../../src/model/safetensors.js';
 import { mulberry32 } from '../../src/util/random.js';
-import { tempDir, removeDir, fixtureCheckpoint, loadCases, wordPieceTokenizer, indexVocab, dot, maxAbsDiff } from './helpers.js';
+import { tempDir, removeDir, fixtureCheckpoint, loadCases, wordPieceTokenizer, indexVocab, dot, maxAbsDiff, checkFixtureBatch, fixtureTexts, type Cases } from './helpers.js';
 
 const SWIFTSHADER = ['/usr/lib/chromium/vk_swiftshader_icd.json', '/opt/google/chrome/vk_swiftshader_icd.json'].find((f) => existsSync(f));
 if (!process.env.VK_ICD_FILENAMES && SWIFTSHADER) process.env.VK_ICD_FILENAMES = SWIFTSHADER;
@@ -44,42 +44,6 @@ async function webgpuAvailable(): Promise<string | true> {
 const available = await webgpuAvailable();
 const skip = available === true ? false : available;
 
-type Cases = ReturnType<typeof loadCases> & Record<string, number[][] | number[][][]>;
-
-/** The fixture batch through runBatch: hidden states on real positions and pooled vectors. */
-async function checkBatch(e: CheckpointEmbedder, cases: Cases, hiddenKey: string, embKey: string, padRight: boolean): Promise<void> {
-  const B = cases.input_ids.length;
-  const S = cases.input_ids[0]!.length;
-  const rows = cases.input_ids.map((r, b) => r.filter((_, j) => cases.attention_mask[b]![j] === 1));
-  const ids = new BigInt64Array(B * S);
-  const mask = new BigInt64Array(B * S);
-  rows.forEach((r, b) => r.forEach((id, j) => {
-    const at = b * S + (padRight ? j : S - r.length + j);
-    ids[at] = BigInt(id);
-    mask[at] = 1n;
-  }));
-  const leftPadded = (cases.padding as unknown) === 'left';
-  const res = await e.runBatch(ids, mask, [B, S]);
-  const H = e.config.hiddenSize;
-  const ref = cases[hiddenKey] as number[][][];
-  let worst = 0;
-  rows.forEach((r, b) => r.forEach((_, j) => {
-    const refPos = leftPadded ? S - r.length + j : j;
-    const pos = padRight ? j : S - r.length + j;
-    for (let k = 0; k < H; k++) worst = Math.max(worst, Math.abs(res.lastHiddenState![(b * S + pos) * H + k]! - ref[b]![refPos]![k]!));
-  }));
-  assert.ok(worst <= 1e-4, `${hiddenKey}: max abs diff ${worst}`);
-  for (let b = 0; b < B; b++) {
-    const cos = dot(res.embedding.subarray(b * H, (b + 1) * H), (cases[embKey] as number[][])[b]!);
-    assert.ok(cos >= 0.99999, `${embKey} row ${b}: cos ${cos}`);
-  }
-}
-
-/** Texts that the index tokenizer turns into exactly the fixture's rows. */
-function fixtureTexts(cases: Cases): string[] {
-  return cases.input_ids.map((r, b) => r.filter((_, j) => cases.attention_mask[b]![j] === 1).map((id) => `w${id}`).join(' '));
-}
-
 test('WebGPU: qwen2-tiny causal and bidirectional match the fixture (hidden ≤ 1e-4, cos ≥ 0.99999), by batch and by text through shape buckets', { skip }, async () => {
   const cases = loadCases('qwen2-tiny') as Cases;
   const dir = fixtureCheckpoint('qwen2-tiny', wordPieceTokenizer(indexVocab(384), { specials: false }));
@@ -88,8 +52,8 @@ test('WebGPU: qwen2-tiny causal and bidirectional match the fixture (hidden ≤ 
     for (const attention of ['causal', 'bidirectional'] as const) {
       const e = await loadEmbedder(dir, { device: 'webgpu', dtype: 'f32', attention, withHiddenStates: true, cacheDir: cache, maxLength: 64 });
       try {
-        await checkBatch(e, cases, `${attention}_last_hidden_state`, `${attention}_mean_embedding`, false);
-        await checkBatch(e, cases, `${attention}_last_hidden_state`, `${attention}_mean_embedding`, true);
+        await checkFixtureBatch(e, cases, `${attention}_last_hidden_state`, `${attention}_mean_embedding`);
+        await checkFixtureBatch(e, cases, `${attention}_last_hidden_state`, `${attention}_mean_embedding`, true);
         // Texts: sorted by length, padded to a bucket length (not the longest text), left padding.
         const texts = fixtureTexts(cases);
         const order = [3, 1, 0, 2, 1];
@@ -116,7 +80,7 @@ test('WebGPU: bert-tiny CLS and mean pooling match the fixture', { skip }, async
     for (const pooling of ['cls', 'mean'] as const) {
       const e = await loadEmbedder(dir, { device: 'webgpu', dtype: 'f32', pooling, withHiddenStates: true, cacheDir: cache });
       try {
-        await checkBatch(e, cases, 'last_hidden_state', `${pooling}_embedding`, true);
+        await checkFixtureBatch(e, cases, 'last_hidden_state', `${pooling}_embedding`, true);
       } finally {
         await e.close();
       }
