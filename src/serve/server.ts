@@ -12,6 +12,7 @@ import { OPENAI_EMBEDDINGS_BODY, TEI_EMBED_BODY, TEI_SIMILARITY_BODY, ajvErrorTo
 import type { ServedModel } from './served-model.js';
 import { EmbeddingService, type EmbedOutcome } from './service.js';
 import { float32ToBase64, float32ToJson } from './vectors.js';
+import { dotToEach } from '../eval/paired.js';
 
 export interface EmbeddingServerOptions {
   /** Any Embedder, or a WorkerModel (the model in a worker thread; see worker-model.ts). */
@@ -344,13 +345,8 @@ export async function createEmbeddingServer(o: EmbeddingServerOptions): Promise<
     observe(out);
     setTimingHeaders(reply, out);
     const [s, ...rest] = out.vectors as [Float32Array, ...Float32Array[]];
-    const scores = rest.map((v) => {
-      let dot = 0;
-      for (let i = 0; i < v.length; i++) dot += s[i]! * v[i]!;
-      return Math.fround(dot);
-    });
     reply.type(JSON_TYPE);
-    return JSON.stringify(scores);
+    return JSON.stringify([...dotToEach(s, rest)]);
   });
 
   const modelCard = () => ({ id: modelName, object: 'model', created: createdAt, owned_by: 'qzhou' });

@@ -8,7 +8,7 @@ import { writeSafetensors, SafetensorsCheckpoint } from '../../src/model/safeten
 import { formatPrompt } from '../../src/model/instructions.js';
 import {
   tempDir, removeDir, fixtureCheckpoint, loadCases, wordPieceTokenizer, indexVocab, tinyQwenTokenizer, dot, maxAbsDiff,
-  checkFixtureBatch, fixtureTexts, type Cases,
+  checkFixtureBatch, fixtureTexts, padRows, type Cases,
 } from './helpers.js';
 
 test('qwen2-tiny: causal and bidirectional hidden states ≤ 1e-4 and mean embeddings (cos ≥ 0.99999), either padding side, both attention kernels', async () => {
@@ -265,13 +265,7 @@ test('pooling modes inside the graph: last token (either padding side), max, CLS
       const e = await loadEmbedder(dir, { attention: 'causal', pooling, cacheDir: cache });
       try {
         for (const padRight of [false, true]) {
-          const ids = new BigInt64Array(B * S);
-          const mask = new BigInt64Array(B * S);
-          rows.forEach((r, b) => r.forEach((id, j) => {
-            const at = b * S + (padRight ? j : S - r.length + j);
-            ids[at] = BigInt(id);
-            mask[at] = 1n;
-          }));
+          const { ids, mask } = padRows(rows, S, padRight);
           const { embedding } = await e.runBatch(ids, mask, [B, S]);
           rows.forEach((r, b) => {
             const real = r.map((_, j) => ref[b]![S - r.length + j]!); // fixture rows are left-padded

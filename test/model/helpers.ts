@@ -89,18 +89,24 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 export type Cases = ReturnType<typeof loadCases> & Record<string, number[][] | number[][][]>;
 
-/** Runs the fixture batch as given (its padding side) and compares hidden states and pooled vectors. */
-export async function checkFixtureBatch(e: CheckpointEmbedder, cases: Cases, hiddenKey: string, embKey: string, padRight = false) {
-  const B = cases.input_ids.length;
-  const S = cases.input_ids[0]!.length;
-  const rows = cases.input_ids.map((r, b) => r.filter((_, j) => cases.attention_mask[b]![j] === 1));
-  const ids = new BigInt64Array(B * S);
-  const mask = new BigInt64Array(B * S);
+/** Token rows padded to length S on the left (or right): int64 ids and attention mask [rows, S]. */
+export function padRows(rows: readonly (readonly number[])[], S: number, padRight: boolean): { ids: BigInt64Array; mask: BigInt64Array } {
+  const ids = new BigInt64Array(rows.length * S);
+  const mask = new BigInt64Array(rows.length * S);
   rows.forEach((r, b) => r.forEach((id, j) => {
     const at = b * S + (padRight ? j : S - r.length + j);
     ids[at] = BigInt(id);
     mask[at] = 1n;
   }));
+  return { ids, mask };
+}
+
+/** Runs the fixture batch as given (its padding side) and compares hidden states and pooled vectors. */
+export async function checkFixtureBatch(e: CheckpointEmbedder, cases: Cases, hiddenKey: string, embKey: string, padRight = false) {
+  const B = cases.input_ids.length;
+  const S = cases.input_ids[0]!.length;
+  const rows = cases.input_ids.map((r, b) => r.filter((_, j) => cases.attention_mask[b]![j] === 1));
+  const { ids, mask } = padRows(rows, S, padRight);
   const leftPadded = (cases.padding as unknown) === 'left';
   const res = await e.runBatch(ids, mask, [B, S]);
   const H = e.config.hiddenSize;
